@@ -1,0 +1,76 @@
+# kitcore: one entry point for running, testing and building the monorepo.
+# Every target sets up what it needs (virtual environment, generated code,
+# system packages, images) the first time, on a machine with only Python,
+# make and Docker.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+
+# Generated gRPC code lives in build/gen (never committed, never hand-edited).
+GEN    := build/gen
+export PYTHONPATH := $(CURDIR)/services:$(CURDIR)/$(GEN)
+
+# A current Compose: `docker compose` where the user has it, otherwise the
+# Compose binary the dev requirements install into the venv (never v1.29).
+COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "$(CURDIR)/$(BIN)/docker-compose")
+export COMPOSE
+
+.DEFAULT_GOAL := help
+.PHONY: help venv proto system-deps test test-unit test-integration lint \
+        images up down clean logs ps new-service bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMP): requirements-dev.lock libs/kitcore/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e libs/kitcore
+	touch $@
+
+venv: $(STAMP) ## create the virtual environment (.venv) from the lock file
+
+proto: $(STAMP) ## generate Python gRPC code from proto/*.proto into build/gen
+	$(PY) scripts/gen_proto.py proto $(GEN)
+
+system-deps: ## install etcd, Redis and PostgreSQL servers for the tests (Debian)
+	@scripts/install-system-deps.sh
+
+test: test-unit test-integration ## run every test: unit, then the stack
+
+test-unit: proto system-deps ## unit tests of kitcore and the services (real etcd/Redis/PostgreSQL processes)
+	$(BIN)/pytest -q libs/kitcore/tests services
+
+test-integration: proto images ## black-box tests of the running stack under compose
+	$(BIN)/pytest -q tests/integration
+
+lint: $(STAMP) ## ruff
+	$(BIN)/ruff check .
+
+images: $(STAMP) ## build every image the stack needs (offline from Debian packages when no registry answers)
+	@scripts/build-images.sh
+
+up: images ## start the whole stack and wait until it is healthy
+	@scripts/stack-up.sh
+
+down: ## stop the stack (keeps data)
+	$(COMPOSE) down
+
+clean: ## stop the stack and remove its volumes
+	$(COMPOSE) down -v
+
+logs: ## follow the stack's logs
+	$(COMPOSE) logs -f
+
+ps: ## list the stack's containers
+	$(COMPOSE) ps
+
+new-service: $(STAMP) ## copy the template service: make new-service NAME=inventory
+	$(PY) scripts/new_service.py "$(NAME)"
+
+bench: proto ## run the benchmarks and write bench/report
+	@scripts/bench.sh
