@@ -10,6 +10,7 @@ the same class of error, over HTTP or gRPC.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -61,15 +62,24 @@ class KitError(Exception):
     """An error of a known kind. Subclass the kind classes below, not this one.
 
     ``retry_after`` (seconds) tells a client when trying again makes sense;
-    the HTTP transport writes it as ``Retry-After``.
+    the HTTP transport writes it as ``Retry-After``. ``headers`` are extra
+    response headers (HTTP) or trailing metadata (gRPC) that describe the
+    error, such as the ``RateLimit-*`` headers of a rejected call.
     """
 
     kind: Kind = Kind.INTERNAL
 
-    def __init__(self, message: str = "", *, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        retry_after: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message or self.kind.value.replace("_", " "))
         self.message = str(self.args[0])
         self.retry_after = retry_after
+        self.headers: Mapping[str, str] = dict(headers or {})
 
     @property
     def wire(self) -> WireForm:
