@@ -42,9 +42,9 @@ class Context:
     """
 
     deadline: float | None = None
-    metadata: Mapping[str, str] = field(default=_EMPTY)
+    metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     trace: Any = None
-    values: Mapping[str, Any] = field(default=_EMPTY)
+    values: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
 
     @classmethod
     def background(cls) -> Context:
