@@ -192,11 +192,8 @@ def test_gauge_follows_state_and_each_change_is_logged_once(caplog):
     assert half_open_values == [1]
     assert _gauge(breaker.name) == 0
 
-    changes = [
-        (r.old_state, r.new_state)
-        for r in caplog.records
-        if getattr(r, "breaker", None) == breaker.name
-    ]
+    fields = [getattr(r, "fields", {}) for r in caplog.records]
+    changes = [(f["old_state"], f["new_state"]) for f in fields if f.get("breaker") == breaker.name]
     assert changes == [("closed", "open"), ("open", "half-open"), ("half-open", "closed")]
 
     breaker.close()

@@ -47,8 +47,9 @@ class _StateListener(pybreaker.CircuitBreakerListener):
         old = old_state.name if old_state is not None else None
         STATE_GAUGE.labels(cb.name).set(_STATE_VALUES[new_state.name])
         level = logging.WARNING if new_state.name == pybreaker.STATE_OPEN else logging.INFO
+        fields = {"breaker": cb.name, "old_state": old, "new_state": new_state.name}
         _log.log(level, "circuit %s: %s -> %s", cb.name, old, new_state.name,
-                 extra={"breaker": cb.name, "old_state": old, "new_state": new_state.name})
+                 extra={"fields": fields})
 
 
 class Breaker:

@@ -105,11 +105,9 @@ class Limiter:
     def _storage_state(self, up: bool, exc: BaseException | None = None) -> None:
         if up != self._storage_up:
             self._storage_up = up
-            if up:
-                _log.warning("rate limit storage for %s is back", self.name)
-            else:
-                _log.warning("rate limit storage for %s unreachable, admitting calls: %s",
-                             self.name, exc)
+            fields = {"limiter": self.name, "error": str(exc) if exc else None}
+            message = "storage is back" if up else "storage unreachable, admitting calls"
+            _log.warning("rate limit %s: %s", message, self.name, extra={"fields": fields})
 
 
 def global_key(ctx: Context, request: Any) -> str:
