@@ -1,0 +1,259 @@
+"""gRPC transport on grpcio: a server adapter and a client endpoint.
+
+Server side, :class:`Handler` turns one endpoint into a servicer method: it
+builds the :class:`~kitcore.endpoint.Context` from the call (deadline,
+metadata), decodes the request message, calls the endpoint and encodes the
+reply. A :class:`~kitcore.errors.KitError` becomes the gRPC status of its kind
+(through :data:`kitcore.errors.TABLE`) with trailing metadata
+``kit-error-code`` naming the kind, so a client rebuilds the exact error.
+
+Client side, :class:`ClientEndpoint` wraps a stub method as an Endpoint: the
+call's timeout follows the Context's deadline, and a failed call raises the
+same kind of KitError the server raised.
+
+:func:`new_server` builds a server with :class:`MalformedRequestInterceptor`,
+so bytes that do not parse as the request message answer INVALID_ARGUMENT
+(grpcio alone answers INTERNAL). Tracing is added by ``kitcore.tracing``
+through OpenTelemetry's grpc instrumentation, not here.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent import futures
+from typing import Any, NoReturn
+
+import grpc
+
+from kitcore import errors
+from kitcore.endpoint import Context, Endpoint
+
+ERROR_CODE_KEY = "kit-error-code"
+"""Trailing metadata key that names the error's kind (its JSON code)."""
+
+RETRY_AFTER_KEY = "retry-after"
+"""Trailing metadata key with the seconds after which a retry makes sense."""
+
+_NO_DEADLINE = 1e9  # grpcio reports "no deadline" as a huge time_remaining()
+_log = logging.getLogger(__name__)
+
+
+# --- server -------------------------------------------------------------------------
+
+
+class Handler:
+    """A servicer method that serves one endpoint: ``Handler(endpoint, decode, encode)``.
+
+    ``decode(request_msg)`` returns the endpoint's request and may raise
+    InvalidArgument (or ValueError/TypeError/KeyError, read the same way);
+    ``encode(response)`` returns the reply message.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        decode: Callable[[Any], Any],
+        encode: Callable[[Any], Any],
+    ) -> None:
+        self._endpoint = endpoint
+        self._decode = decode
+        self._encode = encode
+
+    def __call__(self, request_msg: Any, context: grpc.ServicerContext) -> Any:
+        ctx = context_from_grpc(context)
+        try:
+            request = self._decode(request_msg)
+        except errors.KitError as exc:
+            abort(context, exc)
+        except (ValueError, TypeError, KeyError) as exc:
+            abort(context, errors.InvalidArgument(str(exc) or "invalid request"))
+        try:
+            return self._encode(self._endpoint(ctx, request))
+        except errors.KitError as exc:
+            abort(context, exc)
+        except Exception:
+            _log.exception("unexpected error in gRPC handler")
+            abort(context, errors.Internal("internal error"))
+
+
+def context_from_grpc(context: grpc.ServicerContext) -> Context:
+    """The kitcore Context of an incoming call: its deadline and text metadata."""
+    ctx = Context()
+    remaining = context.time_remaining()
+    if remaining is not None and remaining < _NO_DEADLINE:
+        ctx = ctx.with_deadline(time.monotonic() + remaining)
+    metadata = {
+        key.lower(): value
+        for key, value in (context.invocation_metadata() or ())
+        if isinstance(value, str)
+    }
+    return ctx.with_metadata(metadata)
+
+
+def abort(context: grpc.ServicerContext, error: errors.KitError) -> NoReturn:
+    """End the call with the status of ``error``'s kind and its trailing metadata."""
+    context.set_trailing_metadata(error_metadata(error))
+    context.abort(getattr(grpc.StatusCode, error.wire.grpc_code), error.message)
+    raise AssertionError("context.abort returned")  # pragma: no cover
+
+
+def error_metadata(error: errors.KitError) -> list[tuple[str, str]]:
+    """The trailing metadata that describes ``error``: kind, retry-after, headers."""
+    metadata = [(ERROR_CODE_KEY, error.kind.value)]
+    if error.retry_after is not None:
+        # Whole seconds, as HTTP's Retry-After, so both transports say the same.
+        metadata.append((RETRY_AFTER_KEY, str(max(0, math.ceil(error.retry_after)))))
+    metadata.extend((name.lower(), str(value)) for name, value in error.headers.items())
+    return metadata
+
+
+class _Malformed:
+    """Stands in for a request message whose bytes did not parse."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _lenient(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except Exception as exc:
+            return _Malformed(f"malformed request message: {exc}")
+
+    return parse
+
+
+def _reject_malformed(request: Any, context: grpc.ServicerContext) -> None:
+    if isinstance(request, _Malformed):
+        abort(context, errors.InvalidArgument(request.reason))
+
+
+def _guard_unary(behavior: Callable[..., Any]) -> Callable[..., Any]:
+    def guarded(request: Any, context: grpc.ServicerContext) -> Any:
+        _reject_malformed(request, context)
+        return behavior(request, context)
+
+    return guarded
+
+
+def _guard_stream(behavior: Callable[..., Any]) -> Callable[..., Any]:
+    def guarded(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+        def checked() -> Iterator[Any]:
+            for request in requests:
+                _reject_malformed(request, context)
+                yield request
+
+        return behavior(checked(), context)
+
+    return guarded
+
+
+class MalformedRequestInterceptor(grpc.ServerInterceptor):
+    """Answer INVALID_ARGUMENT, not INTERNAL, when request bytes do not parse."""
+
+    def intercept_service(self, continuation: Callable[..., Any], details: Any) -> Any:
+        """Wrap the method's deserializer and behaviour (grpc.ServerInterceptor)."""
+        handler = continuation(details)
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        if not hasattr(handler, "_replace"):
+            return handler
+        handler = handler._replace(request_deserializer=_lenient(handler.request_deserializer))
+        if handler.unary_unary:
+            return handler._replace(unary_unary=_guard_unary(handler.unary_unary))
+        if handler.unary_stream:
+            return handler._replace(unary_stream=_guard_unary(handler.unary_stream))
+        if handler.stream_unary:
+            return handler._replace(stream_unary=_guard_stream(handler.stream_unary))
+        return handler._replace(stream_stream=_guard_stream(handler.stream_stream))
+
+
+def new_server(
+    max_workers: int = 16, interceptors: Sequence[grpc.ServerInterceptor] = ()
+) -> grpc.Server:
+    """A grpcio server on a thread pool, refusing malformed requests with INVALID_ARGUMENT.
+
+    ``interceptors`` run outside kitcore's own. SO_REUSEPORT is off, so
+    binding a port that is taken fails instead of sharing it silently.
+    """
+    return grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
+        interceptors=[*interceptors, MalformedRequestInterceptor()],
+        options=[("grpc.so_reuseport", 0)],
+    )
+
+
+# --- client -------------------------------------------------------------------------
+
+
+def new_channel(target: str, options: Sequence[tuple[str, Any]] = ()) -> grpc.Channel:
+    """An insecure channel to ``target`` ("host:port"); close it when done."""
+    return grpc.insecure_channel(target, options=list(options))
+
+
+class ClientEndpoint:
+    """An Endpoint that calls one gRPC method: ``ClientEndpoint(stub_method, encode, decode)``.
+
+    ``encode(request)`` builds the request message, ``decode(reply)`` the
+    response. The call's timeout is ``min(ctx.remaining(), timeout)``; the
+    metadata named in ``forward`` (``x-request-id`` by default) is passed on.
+    """
+
+    def __init__(
+        self,
+        stub_method: Callable[..., Any],
+        encode: Callable[[Any], Any],
+        decode: Callable[[Any], Any],
+        *,
+        timeout: float = 5.0,
+        forward: Iterable[str] = ("x-request-id",),
+    ) -> None:
+        self._call = stub_method
+        self._encode = encode
+        self._decode = decode
+        self._timeout = timeout
+        self._forward = tuple(name.lower() for name in forward)
+
+    def __call__(self, ctx: Context, request: Any) -> Any:
+        timeout = self._timeout
+        remaining = ctx.remaining()
+        if remaining is not None:
+            if remaining <= 0:
+                raise errors.DeadlineExceeded("deadline exceeded before the call was sent")
+            timeout = min(timeout, remaining)
+        metadata = [(name, ctx.metadata[name]) for name in self._forward if name in ctx.metadata]
+        message = self._encode(request)
+        try:
+            reply = self._call(message, timeout=timeout, metadata=metadata)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from None
+        return self._decode(reply)
+
+
+def error_from_rpc(exc: grpc.RpcError) -> errors.KitError:
+    """The KitError a failed call stands for: the server's kind, else the status code's."""
+    call = exc if isinstance(exc, grpc.Call) else None
+    code = call.code() if call else grpc.StatusCode.UNKNOWN
+    details = (call.details() if call else None) or ""
+    metadata = (call.trailing_metadata() if call else None) or ()
+    trailing = {key.lower(): value for key, value in metadata if isinstance(value, str)}
+    kind_code = trailing.pop(ERROR_CODE_KEY, None)
+    retry_after = _seconds(trailing.pop(RETRY_AFTER_KEY, None))
+    if kind_code:
+        error = errors.from_code(kind_code, details, retry_after=retry_after)
+    else:
+        error = errors.from_grpc_code(code.name, details)
+        error.retry_after = retry_after
+    error.headers = {key: value for key, value in trailing.items() if not key.startswith("grpc-")}
+    return error
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
