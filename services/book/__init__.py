@@ -1,0 +1,1 @@
+"""The book service: the catalogue, served over gRPC (primary) and HTTP."""

@@ -1,0 +1,218 @@
+"""The book service: the catalogue's interface, its requests and replies, its errors and rules.
+
+This module is business logic only: no web framework, no gRPC, no tracing.
+:class:`Catalogue` checks every field and keeps the rules (stock never below
+zero, pages of bounded size); the store below it only reads and writes rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from kitcore.errors import FailedPrecondition, InvalidArgument, NotFound
+
+if TYPE_CHECKING:
+    from book.store import BookStore
+
+TITLE_MAX = 200
+AUTHOR_MAX = 100
+YEAR_MIN, YEAR_MAX = -3000, 2100  # negative years are BC
+STOCK_MAX = 1_000_000_000
+DELTA_MAX = 1_000_000  # one stock change moves at most a million copies either way
+PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 20, 100
+IDS_MAX = 1000  # ids in one GetBooks call
+
+
+@dataclass(frozen=True)
+class Book:
+    """One book of the catalogue."""
+
+    id: str
+    title: str
+    author: str
+    year: int
+    stock: int
+
+
+@dataclass(frozen=True)
+class GetBookRequest:
+    """Ask for one book by id."""
+
+    id: Any
+
+
+@dataclass(frozen=True)
+class GetBooksRequest:
+    """Ask for several books by id; unknown ids are left out of the reply."""
+
+    ids: Any
+
+
+@dataclass(frozen=True)
+class ListBooksRequest:
+    """Ask for one page of the catalogue, optionally of one author only."""
+
+    author: Any = ""
+    page: Any = 1
+    page_size: Any = PAGE_SIZE_DEFAULT
+
+
+@dataclass(frozen=True)
+class CreateBookRequest:
+    """Add a book to the catalogue."""
+
+    title: Any
+    author: Any
+    year: Any
+    stock: Any = 0
+
+
+@dataclass(frozen=True)
+class UpdateStockRequest:
+    """Change a book's stock by ``delta`` copies (negative: copies leave)."""
+
+    id: Any
+    delta: Any
+
+
+@dataclass(frozen=True)
+class BookReply:
+    """One book, and the instance that served it."""
+
+    book: Book
+    served_by: str = ""
+
+
+@dataclass(frozen=True)
+class BooksReply:
+    """Several books; ``next_page`` is None on the last page."""
+
+    items: list[Book] = field(default_factory=list)
+    next_page: int | None = None
+    served_by: str = ""
+
+
+class BookNotFound(NotFound):
+    """No book has the id asked for."""
+
+
+class OutOfStock(FailedPrecondition):
+    """The stock change would take the stock below zero."""
+
+
+class BookService(Protocol):
+    """The catalogue, as every transport and client sees it."""
+
+    def get_book(self, request: GetBookRequest) -> BookReply:
+        """One book by id; BookNotFound if there is none."""
+        ...
+
+    def get_books(self, request: GetBooksRequest) -> BooksReply:
+        """Several books by id, in the order asked, unknown ids left out."""
+        ...
+
+    def list_books(self, request: ListBooksRequest) -> BooksReply:
+        """One page of books ordered by title, optionally by one author."""
+        ...
+
+    def create_book(self, request: CreateBookRequest) -> BookReply:
+        """Add a book; it gets a new id."""
+        ...
+
+    def update_stock(self, request: UpdateStockRequest) -> BookReply:
+        """Change the stock; OutOfStock if it would go below zero."""
+        ...
+
+
+class Catalogue:
+    """The plain implementation of :class:`BookService` over a :class:`BookStore`."""
+
+    def __init__(self, store: BookStore, instance_id: str = "") -> None:
+        self._store = store
+        self._served_by = instance_id
+
+    def get_book(self, request: GetBookRequest) -> BookReply:
+        """One book by id; BookNotFound if there is none."""
+        book_id = _check_id(request.id, "id")
+        book = self._store.get(book_id)
+        if book is None:
+            raise BookNotFound(f"no book with id {book_id}")
+        return BookReply(book, self._served_by)
+
+    def get_books(self, request: GetBooksRequest) -> BooksReply:
+        """Several books by id, in the order asked, unknown ids left out."""
+        if not isinstance(request.ids, list | tuple):
+            raise InvalidArgument("ids must be a list of book ids")
+        if len(request.ids) > IDS_MAX:
+            raise InvalidArgument(f"ids: at most {IDS_MAX} per call")
+        ids = [_check_id(book_id, "ids") for book_id in request.ids]
+        found = {book.id: book for book in self._store.get_many(ids)}
+        return BooksReply([found[i] for i in ids if i in found], None, self._served_by)
+
+    def list_books(self, request: ListBooksRequest) -> BooksReply:
+        """One page of books ordered by title, optionally by one author."""
+        author = _check_text(request.author, "author", AUTHOR_MAX, required=False)
+        page = _check_int(request.page, "page", 1, 1_000_000)
+        size = _check_int(request.page_size, "page_size", 1, PAGE_SIZE_MAX)
+        # Ask for one row more than a page: if it comes, there is a next page.
+        rows = self._store.list(author, offset=(page - 1) * size, limit=size + 1)
+        next_page = page + 1 if len(rows) > size else None
+        return BooksReply(rows[:size], next_page, self._served_by)
+
+    def create_book(self, request: CreateBookRequest) -> BookReply:
+        """Add a book; it gets a new id."""
+        book = Book(
+            id=str(uuid.uuid4()),
+            title=_check_text(request.title, "title", TITLE_MAX),
+            author=_check_text(request.author, "author", AUTHOR_MAX),
+            year=_check_int(request.year, "year", YEAR_MIN, YEAR_MAX),
+            stock=_check_int(request.stock, "stock", 0, STOCK_MAX),
+        )
+        self._store.add(book)
+        return BookReply(book, self._served_by)
+
+    def update_stock(self, request: UpdateStockRequest) -> BookReply:
+        """Change the stock; OutOfStock if it would go below zero."""
+        book_id = _check_id(request.id, "id")
+        delta = _check_int(request.delta, "delta", -DELTA_MAX, DELTA_MAX)
+        if delta == 0:
+            raise InvalidArgument("delta must not be zero")
+        book = self._store.change_stock(book_id, delta)
+        if book is not None:
+            return BookReply(book, self._served_by)
+        current = self._store.get(book_id)
+        if current is None:
+            raise BookNotFound(f"no book with id {book_id}")
+        raise OutOfStock(f"only {current.stock} in stock, cannot take {-delta}")
+
+
+def _check_id(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidArgument(f"{name} must be a book id (a UUID string)")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidArgument(f"{name}: {value[:40]!r} is not a UUID") from None
+
+
+def _check_text(value: Any, name: str, max_len: int, *, required: bool = True) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{name} is required and must be a string")
+    text = value.strip()
+    if required and not text:
+        raise InvalidArgument(f"{name} must not be empty")
+    if len(text) > max_len:
+        raise InvalidArgument(f"{name} must be at most {max_len} characters")
+    return text
+
+
+def _check_int(value: Any, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"{name} is required and must be an integer")
+    if not low <= value <= high:
+        raise InvalidArgument(f"{name} must be between {low} and {high}")
+    return value
