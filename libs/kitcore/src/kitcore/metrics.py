@@ -1,0 +1,82 @@
+"""Prometheus metrics per endpoint: request count, latency histogram, in-flight gauge.
+
+The metrics live in prometheus-client's default registry:
+
+- ``kit_requests_total{service,endpoint,outcome}``: calls by outcome
+  (``"ok"`` or the error's kind code, e.g. ``"not_found"``);
+- ``kit_request_duration_seconds{service,endpoint}``: a latency histogram;
+- ``kit_requests_in_flight{service,endpoint}``: calls running now.
+
+:func:`middleware` records them around an endpoint; the HTTP transport calls
+:func:`observe` for requests rejected before any endpoint ran (endpoint label:
+the route name, or ``"unmatched"``). :func:`metrics_route` serves ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import flask
+import prometheus_client
+
+from kitcore.endpoint import Context, Endpoint, Middleware
+from kitcore.errors import KitError
+
+REQUESTS = prometheus_client.Counter(
+    "kit_requests", "Endpoint calls by outcome.", ["service", "endpoint", "outcome"]
+)
+"""Calls by service, endpoint and outcome."""
+
+DURATION = prometheus_client.Histogram(
+    "kit_request_duration_seconds", "Endpoint call latency.", ["service", "endpoint"]
+)
+"""Call latency by service and endpoint."""
+
+IN_FLIGHT = prometheus_client.Gauge(
+    "kit_requests_in_flight", "Endpoint calls running now.", ["service", "endpoint"]
+)
+"""Calls running now, by service and endpoint."""
+
+
+def observe(service: str, endpoint: str, outcome: str, seconds: float) -> None:
+    """Record one finished call (or one rejected request)."""
+    REQUESTS.labels(service, endpoint, outcome).inc()
+    DURATION.labels(service, endpoint).observe(seconds)
+
+
+def middleware(service: str, name: str) -> Middleware:
+    """Count, time and track in flight every call of the endpoint ``name``."""
+
+    def wrap(next_endpoint: Endpoint) -> Endpoint:
+        in_flight = IN_FLIGHT.labels(service, name)
+
+        def endpoint(ctx: Context, request: Any) -> Any:
+            started = time.perf_counter()
+            outcome = "ok"
+            in_flight.inc()
+            try:
+                return next_endpoint(ctx, request)
+            except KitError as err:
+                outcome = err.kind.value
+                raise
+            except Exception:
+                outcome = "internal"
+                raise
+            finally:
+                in_flight.dec()
+                observe(service, name, outcome, time.perf_counter() - started)
+
+        return endpoint
+
+    return wrap
+
+
+def metrics_route(app: flask.Flask, rule: str = "/metrics") -> None:
+    """Serve the default registry in the Prometheus text format at ``rule``."""
+
+    def metrics() -> flask.Response:
+        body = prometheus_client.generate_latest(prometheus_client.REGISTRY)
+        return flask.Response(body, content_type=prometheus_client.CONTENT_TYPE_LATEST)
+
+    app.add_url_rule(rule, endpoint="metrics", view_func=metrics, methods=["GET"])

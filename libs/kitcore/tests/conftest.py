@@ -1,0 +1,24 @@
+"""Shared fixtures for kitcore's tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from kitcore.testing.http_server import ServedApp, serve_in_thread
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., ServedApp]]:
+    """Start a WSGI app under waitress on a free port; stopped after the test."""
+    stops: list[Callable[[], None]] = []
+
+    def start(app: object) -> ServedApp:
+        served = serve_in_thread(app)
+        stops.append(served.stop)
+        return served
+
+    yield start
+    for stop in stops:
+        stop()
