@@ -1,0 +1,230 @@
+"""Typed configuration read once from the environment.
+
+:meth:`KitConfig.from_env` reads every ``KIT_*`` setting (plus the standard
+``OTEL_*`` names and ``DATABASE_URL``) into one frozen :class:`KitConfig`.
+Nothing deeper in a service reads ``os.environ``: ``main`` builds the config
+and passes what each part needs. A value that does not parse raises a
+ValueError that names the variable. An unset or empty variable takes its
+default, and the defaults let a service run alone on a laptop.
+
+:func:`env_str`, :func:`env_int`, :func:`env_float` and :func:`env_list` read
+a service's own extra settings the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import limits
+
+Environ = Mapping[str, str]
+"""Where settings are read from: ``os.environ`` or a plain dict in tests."""
+
+DEFAULT_JWT_SECRET = "kitcore-demo-secret-change-me-in-production"
+"""The demo signing secret used when ``KIT_JWT_SECRET`` is unset; never use it in production."""
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _raw(name: str, environ: Environ) -> str | None:
+    value = environ.get(name)
+    if value is None or not value.strip():
+        return None
+    return value.strip()
+
+
+def _check_range(
+    name: str, raw: str, value: float, minimum: float | None, maximum: float | None
+) -> None:
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name}={raw!r}: must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}={raw!r}: must be at most {maximum}")
+
+
+def env_str(name: str, default: str, environ: Environ = os.environ) -> str:
+    """The variable ``name`` as a string (surrounding blanks removed), or ``default``."""
+    value = _raw(name, environ)
+    return default if value is None else value
+
+
+def env_int(
+    name: str,
+    default: int,
+    environ: Environ = os.environ,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> int:
+    """The variable ``name`` as an integer within [minimum, maximum], or ``default``."""
+    raw = _raw(name, environ)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: not an integer") from None
+    _check_range(name, raw, value, minimum, maximum)
+    return value
+
+
+def env_float(
+    name: str,
+    default: float,
+    environ: Environ = os.environ,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> float:
+    """The variable ``name`` as a number within [minimum, maximum], or ``default``."""
+    raw = _raw(name, environ)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{name}={raw!r}: not a finite number")
+    _check_range(name, raw, value, minimum, maximum)
+    return value
+
+
+def env_list(
+    name: str, default: tuple[str, ...] = (), environ: Environ = os.environ
+) -> tuple[str, ...]:
+    """The comma-separated variable ``name`` as a tuple of non-empty items, or ``default``."""
+    raw = _raw(name, environ)
+    if raw is None:
+        return default
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _host_port_list(name: str, environ: Environ) -> tuple[str, ...]:
+    items = env_list(name, (), environ)
+    for item in items:
+        host, sep, port = item.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{name}: {item!r} is not host:port")
+    return items
+
+
+def _rate(name: str, default: str, environ: Environ) -> str:
+    value = env_str(name, default, environ)
+    try:
+        limits.parse(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r}: not a rate like '20/second'") from None
+    return value
+
+
+def _storage_uri(name: str, default: str, environ: Environ) -> str:
+    value = env_str(name, default, environ)
+    if not value.startswith(("memory://", "redis://", "rediss://")):
+        raise ValueError(f"{name}={value!r}: must start with memory:// or redis://")
+    return value
+
+
+def _log_level(name: str, default: str, environ: Environ) -> str:
+    value = env_str(name, default, environ).upper()
+    if value not in _LOG_LEVELS:
+        raise ValueError(f"{name}={value!r}: must be one of {', '.join(_LOG_LEVELS)}")
+    return value
+
+
+def _otlp_protocol(environ: Environ) -> str:
+    name = "OTEL_EXPORTER_OTLP_PROTOCOL"
+    value = env_str(name, "http/protobuf", environ)
+    if value != "http/protobuf":
+        raise ValueError(f"{name}={value!r}: only http/protobuf is supported")
+    return value
+
+
+def _port(name: str, default: int, environ: Environ) -> int:
+    return env_int(name, default, environ, minimum=0, maximum=65535)
+
+
+@dataclass(frozen=True)
+class KitConfig:
+    """Every kitcore setting of one service instance, read once at start."""
+
+    service_name: str
+    instance_id: str
+    http_port: int  # 0: no HTTP server
+    grpc_port: int  # 0: no gRPC server
+    advertise_host: str
+    etcd_endpoints: tuple[str, ...]  # empty: no registration
+    register_ttl: int
+    jwt_secret: str
+    rate_limit: str
+    ratelimit_storage: str
+    breaker_fail_max: int
+    breaker_reset_timeout: float
+    admin_user: str
+    admin_password: str  # empty: the admin routes refuse everyone
+    fault_error_rate: float
+    fault_latency_ms: int
+    log_level: str
+    database_url: str  # empty: the service's own default (SQLite when run alone)
+    request_timeout: float
+    shutdown_grace: float
+    otel_service_name: str
+    otel_exporter_otlp_endpoint: str  # empty: no trace export
+    otel_exporter_otlp_protocol: str
+    otel_traces_sampler: str
+
+    @property
+    def http_address(self) -> str:
+        """``advertise_host:http_port`` as other services reach it ("" when off)."""
+        return f"{self.advertise_host}:{self.http_port}" if self.http_port else ""
+
+    @property
+    def grpc_address(self) -> str:
+        """``advertise_host:grpc_port`` as other services reach it ("" when off)."""
+        return f"{self.advertise_host}:{self.grpc_port}" if self.grpc_port else ""
+
+    @classmethod
+    def from_env(
+        cls,
+        service_name: str,
+        environ: Environ = os.environ,
+        *,
+        http_port: int = 8080,
+        grpc_port: int = 50051,
+    ) -> KitConfig:
+        """Read the configuration; ``service_name`` and the ports are the defaults."""
+        hostname = socket.gethostname()
+        service = env_str("KIT_SERVICE_NAME", service_name, environ)
+        return cls(
+            service_name=service,
+            instance_id=env_str("KIT_INSTANCE_ID", hostname, environ),
+            http_port=_port("KIT_HTTP_PORT", http_port, environ),
+            grpc_port=_port("KIT_GRPC_PORT", grpc_port, environ),
+            advertise_host=env_str("KIT_ADVERTISE_HOST", hostname, environ),
+            etcd_endpoints=_host_port_list("KIT_ETCD_ENDPOINTS", environ),
+            register_ttl=env_int("KIT_REGISTER_TTL", 10, environ, minimum=1),
+            jwt_secret=env_str("KIT_JWT_SECRET", DEFAULT_JWT_SECRET, environ),
+            rate_limit=_rate("KIT_RATE_LIMIT", "20/second", environ),
+            ratelimit_storage=_storage_uri("KIT_RATELIMIT_STORAGE", "memory://", environ),
+            breaker_fail_max=env_int("KIT_BREAKER_FAIL_MAX", 5, environ, minimum=1),
+            breaker_reset_timeout=env_float(
+                "KIT_BREAKER_RESET_TIMEOUT", 10.0, environ, minimum=0.001
+            ),
+            admin_user=env_str("KIT_ADMIN_USER", "admin", environ),
+            admin_password=env_str("KIT_ADMIN_PASSWORD", "", environ),
+            fault_error_rate=env_float(
+                "KIT_FAULT_ERROR_RATE", 0.0, environ, minimum=0.0, maximum=1.0
+            ),
+            fault_latency_ms=env_int("KIT_FAULT_LATENCY_MS", 0, environ, minimum=0),
+            log_level=_log_level("KIT_LOG_LEVEL", "INFO", environ),
+            database_url=env_str("DATABASE_URL", "", environ),
+            request_timeout=env_float("KIT_REQUEST_TIMEOUT", 5.0, environ, minimum=0.001),
+            shutdown_grace=env_float("KIT_SHUTDOWN_GRACE", 10.0, environ, minimum=0.0),
+            otel_service_name=env_str("OTEL_SERVICE_NAME", service, environ),
+            otel_exporter_otlp_endpoint=env_str("OTEL_EXPORTER_OTLP_ENDPOINT", "", environ),
+            otel_exporter_otlp_protocol=_otlp_protocol(environ),
+            otel_traces_sampler=env_str("OTEL_TRACES_SAMPLER", "parentbased_always_on", environ),
+        )

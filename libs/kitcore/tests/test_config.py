@@ -1,0 +1,149 @@
+"""kitcore.config: defaults, parsing and clear errors for bad values."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+
+import pytest
+
+from kitcore.config import (
+    DEFAULT_JWT_SECRET,
+    KitConfig,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+)
+
+
+def test_defaults_let_a_service_run_alone():
+    config = KitConfig.from_env("book", {})
+    hostname = socket.gethostname()
+    assert config.service_name == "book"
+    assert config.instance_id == hostname
+    assert config.advertise_host == hostname
+    assert (config.http_port, config.grpc_port) == (8080, 50051)
+    assert config.etcd_endpoints == ()
+    assert config.register_ttl == 10
+    assert config.jwt_secret == DEFAULT_JWT_SECRET
+    assert config.rate_limit == "20/second"
+    assert config.ratelimit_storage == "memory://"
+    assert (config.breaker_fail_max, config.breaker_reset_timeout) == (5, 10.0)
+    assert (config.admin_user, config.admin_password) == ("admin", "")
+    assert (config.fault_error_rate, config.fault_latency_ms) == (0.0, 0)
+    assert config.log_level == "INFO"
+    assert config.database_url == ""
+    assert config.request_timeout == 5.0
+    assert config.shutdown_grace == 10.0
+    assert config.otel_service_name == "book"
+    assert config.otel_exporter_otlp_endpoint == ""
+    assert config.otel_exporter_otlp_protocol == "http/protobuf"
+
+
+def test_every_variable_is_read():
+    environ = {
+        "KIT_SERVICE_NAME": "book",
+        "KIT_INSTANCE_ID": "book-1",
+        "KIT_HTTP_PORT": "8081",
+        "KIT_GRPC_PORT": "0",
+        "KIT_ADVERTISE_HOST": "book-1.local",
+        "KIT_ETCD_ENDPOINTS": "etcd:2379, etcd-2:2379,",
+        "KIT_REGISTER_TTL": "5",
+        "KIT_JWT_SECRET": "s3cret-s3cret-s3cret-s3cret-s3cret",
+        "KIT_RATE_LIMIT": "100 per minute",
+        "KIT_RATELIMIT_STORAGE": "redis://redis:6379/0",
+        "KIT_BREAKER_FAIL_MAX": "3",
+        "KIT_BREAKER_RESET_TIMEOUT": "2.5",
+        "KIT_ADMIN_USER": "root",
+        "KIT_ADMIN_PASSWORD": "pw",
+        "KIT_FAULT_ERROR_RATE": "0.25",
+        "KIT_FAULT_LATENCY_MS": "150",
+        "KIT_LOG_LEVEL": "debug",
+        "DATABASE_URL": "postgresql+psycopg://kit:kit@postgres/book",
+        "KIT_REQUEST_TIMEOUT": "2",
+        "KIT_SHUTDOWN_GRACE": "3",
+        "OTEL_SERVICE_NAME": "book-svc",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4318",
+        "OTEL_TRACES_SAMPLER": "always_on",
+    }
+    config = KitConfig.from_env("ignored", environ)
+    assert config.service_name == "book"
+    assert config.instance_id == "book-1"
+    assert (config.http_port, config.grpc_port) == (8081, 0)
+    assert config.http_address == "book-1.local:8081"
+    assert config.grpc_address == ""
+    assert config.etcd_endpoints == ("etcd:2379", "etcd-2:2379")
+    assert config.register_ttl == 5
+    assert config.jwt_secret == "s3cret-s3cret-s3cret-s3cret-s3cret"
+    assert config.rate_limit == "100 per minute"
+    assert config.ratelimit_storage == "redis://redis:6379/0"
+    assert (config.breaker_fail_max, config.breaker_reset_timeout) == (3, 2.5)
+    assert (config.admin_user, config.admin_password) == ("root", "pw")
+    assert (config.fault_error_rate, config.fault_latency_ms) == (0.25, 150)
+    assert config.log_level == "DEBUG"
+    assert config.database_url == "postgresql+psycopg://kit:kit@postgres/book"
+    assert (config.request_timeout, config.shutdown_grace) == (2.0, 3.0)
+    assert config.otel_service_name == "book-svc"
+    assert config.otel_exporter_otlp_endpoint == "http://jaeger:4318"
+    assert config.otel_traces_sampler == "always_on"
+
+
+def test_ports_default_per_service():
+    config = KitConfig.from_env("user", {}, http_port=8082, grpc_port=50052)
+    assert (config.http_port, config.grpc_port) == (8082, 50052)
+
+
+def test_empty_values_take_the_default():
+    config = KitConfig.from_env("book", {"KIT_HTTP_PORT": "", "KIT_REGISTER_TTL": "  "})
+    assert (config.http_port, config.register_ttl) == (8080, 10)
+
+
+def test_config_is_frozen():
+    config = KitConfig.from_env("book", {})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.http_port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("KIT_HTTP_PORT", "abc"),
+        ("KIT_HTTP_PORT", "70000"),
+        ("KIT_GRPC_PORT", "-1"),
+        ("KIT_REGISTER_TTL", "-5"),
+        ("KIT_REGISTER_TTL", "0"),
+        ("KIT_REGISTER_TTL", "1.5"),
+        ("KIT_ETCD_ENDPOINTS", "etcd"),
+        ("KIT_ETCD_ENDPOINTS", "etcd:port"),
+        ("KIT_RATE_LIMIT", "2.0"),
+        ("KIT_RATE_LIMIT", "fast"),
+        ("KIT_RATELIMIT_STORAGE", "mongodb://x"),
+        ("KIT_BREAKER_FAIL_MAX", "0"),
+        ("KIT_BREAKER_RESET_TIMEOUT", "soon"),
+        ("KIT_FAULT_ERROR_RATE", "2.0"),
+        ("KIT_FAULT_ERROR_RATE", "-0.1"),
+        ("KIT_FAULT_ERROR_RATE", "nan"),
+        ("KIT_FAULT_LATENCY_MS", "-1"),
+        ("KIT_LOG_LEVEL", "LOUD"),
+        ("KIT_REQUEST_TIMEOUT", "0"),
+        ("KIT_SHUTDOWN_GRACE", "-1"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+    ],
+)
+def test_bad_value_names_the_variable(name, value):
+    with pytest.raises(ValueError, match=name) as raised:
+        KitConfig.from_env("book", {name: value})
+    assert repr(value.strip()) in str(raised.value) or value in str(raised.value)
+
+
+def test_helpers_read_a_service_own_settings():
+    environ = {"BOOK_PAGE_SIZE": "50", "BOOK_RATIO": "0.5", "BOOK_TAGS": "a, b,,c", "X": " y "}
+    assert env_int("BOOK_PAGE_SIZE", 20, environ, minimum=1, maximum=100) == 50
+    assert env_int("BOOK_MISSING", 20, environ) == 20
+    assert env_float("BOOK_RATIO", 1.0, environ, maximum=1.0) == 0.5
+    assert env_list("BOOK_TAGS", (), environ) == ("a", "b", "c")
+    assert env_list("BOOK_NONE", ("z",), environ) == ("z",)
+    assert env_str("X", "", environ) == "y"
+    with pytest.raises(ValueError, match="BOOK_PAGE_SIZE='50': must be at most 10"):
+        env_int("BOOK_PAGE_SIZE", 20, environ, maximum=10)
