@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import serialization
 
 from kitcore import errors
 from kitcore.endpoint import Context, Endpoint, Middleware
+from kitcore.transport.http import encode_error
 
 CLAIMS = "claims"
 """The Context value name under which :func:`jwt_middleware` puts the verified claims."""
@@ -187,7 +188,7 @@ def basic_auth_required(user: str, password: str) -> Callable[[Callable[..., Any
         def guarded(*args: Any, **kwargs: Any) -> Any:
             header = flask.request.headers.get("Authorization")
             if not check_basic_auth(header, user, password):
-                raise _basic_rejection()
+                return encode_error(_basic_rejection())
             return view(*args, **kwargs)
 
         return guarded
