@@ -1,0 +1,248 @@
+"""The user service: accounts, login and shelves; its interface, requests, replies, errors, rules.
+
+This module is business logic only: no web framework, no gRPC, no tracing.
+Passwords are hashed with scrypt (werkzeug.security) and never kept or
+returned in clear; emails are unique in any letter case (stored lower-cased).
+A login returns a JWT from the :class:`TokenIssuer` it is given
+(``kitcore.auth.JWTIssuer`` in main).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from kitcore.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
+
+if TYPE_CHECKING:
+    from user.store import UserStore
+
+NAME_MAX = 100
+EMAIL_MAX = 254  # the longest address SMTP allows
+PASSWORD_MIN, PASSWORD_MAX = 8, 128  # bounded: hashing megabytes would be a cheap attack
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_HASH_METHOD = "scrypt"
+
+
+@dataclass(frozen=True)
+class User:
+    """An account as others see it: never the password."""
+
+    id: str
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class CreateUserRequest:
+    """Sign up."""
+
+    name: Any
+    email: Any
+    password: Any
+
+
+@dataclass(frozen=True)
+class GetUserRequest:
+    """Ask for one user by id."""
+
+    id: Any
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    """Check a password and get a token."""
+
+    email: Any
+    password: Any
+
+
+@dataclass(frozen=True)
+class GetShelfRequest:
+    """Ask for the ids of the books on a user's shelf."""
+
+    user_id: Any
+
+
+@dataclass(frozen=True)
+class AddToShelfRequest:
+    """Put a book on a user's shelf (idempotent)."""
+
+    user_id: Any
+    book_id: Any
+
+
+@dataclass(frozen=True)
+class UserReply:
+    """One user, and the instance that served it."""
+
+    user: User
+    served_by: str = ""
+
+
+@dataclass(frozen=True)
+class LoginReply:
+    """A bearer token valid for ``expires_in`` seconds."""
+
+    access_token: str
+    expires_in: int
+    token_type: str = "Bearer"
+    served_by: str = ""
+
+
+@dataclass(frozen=True)
+class ShelfReply:
+    """The ids of the books on a user's shelf, in the order they were added."""
+
+    user_id: str
+    book_ids: list[str] = field(default_factory=list)
+    served_by: str = ""
+
+
+class UserNotFound(NotFound):
+    """No user has the id asked for."""
+
+
+class EmailTaken(AlreadyExists):
+    """Another account uses this email already."""
+
+
+class WrongPassword(Unauthenticated):
+    """The email is unknown or the password does not match (the caller is not told which)."""
+
+
+class TokenIssuer(Protocol):
+    """Signs tokens; ``kitcore.auth.JWTIssuer`` is one."""
+
+    ttl: float
+
+    def issue(self, subject: str, claims: Mapping[str, Any] | None = None) -> str:
+        """A signed token for ``subject`` carrying ``claims``."""
+        ...
+
+
+class UserService(Protocol):
+    """Accounts, as every transport and client sees them."""
+
+    def create_user(self, request: CreateUserRequest) -> UserReply:
+        """Sign up; EmailTaken if the email is in use."""
+        ...
+
+    def get_user(self, request: GetUserRequest) -> UserReply:
+        """One user by id; UserNotFound if there is none."""
+        ...
+
+    def login(self, request: LoginRequest) -> LoginReply:
+        """A token for the right password; WrongPassword otherwise."""
+        ...
+
+    def get_shelf(self, request: GetShelfRequest) -> ShelfReply:
+        """The user's shelf; UserNotFound for an unknown user."""
+        ...
+
+    def add_to_shelf(self, request: AddToShelfRequest) -> ShelfReply:
+        """Put a book on the shelf (twice is once); UserNotFound for an unknown user."""
+        ...
+
+
+class Accounts:
+    """The plain implementation of :class:`UserService` over a :class:`UserStore`."""
+
+    def __init__(self, store: UserStore, issuer: TokenIssuer, instance_id: str = "") -> None:
+        self._store = store
+        self._issuer = issuer
+        self._served_by = instance_id
+        # Compared against when the email is unknown, so that a wrong email
+        # takes as long as a wrong password and says nothing about who signed up.
+        self._dummy_hash = generate_password_hash("not a password", _HASH_METHOD)
+
+    def create_user(self, request: CreateUserRequest) -> UserReply:
+        """Sign up; EmailTaken if the email is in use."""
+        user = User(
+            id=str(uuid.uuid4()),
+            name=_check_text(request.name, "name", NAME_MAX),
+            email=_check_email(request.email),
+        )
+        password = _check_password(request.password)
+        if not self._store.add(user, generate_password_hash(password, _HASH_METHOD)):
+            raise EmailTaken(f"an account with email {user.email} exists already")
+        return UserReply(user, self._served_by)
+
+    def get_user(self, request: GetUserRequest) -> UserReply:
+        """One user by id; UserNotFound if there is none."""
+        user_id = _check_id(request.id, "id")
+        user = self._store.get(user_id)
+        if user is None:
+            raise UserNotFound(f"no user with id {user_id}")
+        return UserReply(user, self._served_by)
+
+    def login(self, request: LoginRequest) -> LoginReply:
+        """A token for the right password; WrongPassword otherwise."""
+        email = _check_email(request.email)
+        password = _check_password(request.password)
+        found = self._store.find_by_email(email)
+        password_hash = found[1] if found else self._dummy_hash
+        if not check_password_hash(password_hash, password) or found is None:
+            raise WrongPassword("wrong email or password")
+        user = found[0]
+        token = self._issuer.issue(user.id, {"name": user.name})
+        return LoginReply(token, int(self._issuer.ttl), served_by=self._served_by)
+
+    def get_shelf(self, request: GetShelfRequest) -> ShelfReply:
+        """The user's shelf; UserNotFound for an unknown user."""
+        user_id = _check_id(request.user_id, "user_id")
+        book_ids = self._store.shelf(user_id)
+        if book_ids is None:
+            raise UserNotFound(f"no user with id {user_id}")
+        return ShelfReply(user_id, book_ids, self._served_by)
+
+    def add_to_shelf(self, request: AddToShelfRequest) -> ShelfReply:
+        """Put a book on the shelf (twice is once); UserNotFound for an unknown user."""
+        user_id = _check_id(request.user_id, "user_id")
+        book_id = _check_id(request.book_id, "book_id")
+        book_ids = self._store.add_to_shelf(user_id, book_id)
+        if book_ids is None:
+            raise UserNotFound(f"no user with id {user_id}")
+        return ShelfReply(user_id, book_ids, self._served_by)
+
+
+def _check_id(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidArgument(f"{name} is required and must be a UUID string")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidArgument(f"{name}: {value[:40]!r} is not a UUID") from None
+
+
+def _check_text(value: Any, name: str, max_len: int) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{name} is required and must be a string")
+    text = value.strip()
+    if not text:
+        raise InvalidArgument(f"{name} must not be empty")
+    if len(text) > max_len:
+        raise InvalidArgument(f"{name} must be at most {max_len} characters")
+    return text
+
+
+def _check_email(value: Any) -> str:
+    email = _check_text(value, "email", EMAIL_MAX).lower()
+    if not _EMAIL.fullmatch(email):
+        raise InvalidArgument("email must look like name@example.org")
+    return email
+
+
+def _check_password(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgument("password is required and must be a string")
+    if not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
+        raise InvalidArgument(
+            f"password must be between {PASSWORD_MIN} and {PASSWORD_MAX} characters"
+        )
+    return value

@@ -1,0 +1,121 @@
+"""Where accounts and shelves live: two SQL tables through SQLAlchemy Core.
+
+PostgreSQL in the stack (``DATABASE_URL=postgresql+psycopg://...``), a SQLite
+file when the service runs alone. The database keeps emails unique, so two
+sign-ups racing for one email cannot both win. Every write is committed before
+the method returns.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlalchemy.pool import StaticPool
+
+from user.service import User
+
+metadata = sa.MetaData()
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),  # stored lower-cased
+    sa.Column("password_hash", sa.String(255), nullable=False),
+)
+
+shelf_books = sa.Table(
+    "shelf_books",
+    metadata,
+    sa.Column("user_id", sa.String(36), primary_key=True),
+    sa.Column("book_id", sa.String(36), primary_key=True),
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def connect(url: str) -> sa.Engine:
+    """An engine for ``url``; ``sqlite://`` (in memory) is one database shared by all threads."""
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        return sa.create_engine(
+            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class UserStore:
+    """Reads and writes accounts and shelves; the rules live in the service."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def create_schema(self) -> None:
+        """Create the tables if they are missing; safe when two instances start at once."""
+        for attempt in range(3):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except (IntegrityError, ProgrammingError):
+                # Another instance created a table between our check and our CREATE;
+                # the next create_all sees it and does nothing.
+                if attempt == 2:
+                    raise
+
+    def ping(self) -> None:
+        """Raise if the database does not answer (for readiness)."""
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def add(self, user: User, password_hash: str) -> bool:
+        """Insert an account; False if its email is taken."""
+        row = {"id": user.id, "name": user.name, "email": user.email,
+               "password_hash": password_hash}
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(users.insert().values(**row))
+        except IntegrityError:
+            return False
+        return True
+
+    def get(self, user_id: str) -> User | None:
+        """The account with this id, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_select_user().where(users.c.id == user_id)).first()
+        return User(row.id, row.name, row.email) if row else None
+
+    def find_by_email(self, email: str) -> tuple[User, str] | None:
+        """The account with this (lower-case) email and its password hash, or None."""
+        query = _select_user().add_columns(users.c.password_hash).where(users.c.email == email)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return (User(row.id, row.name, row.email), row.password_hash) if row else None
+
+    def shelf(self, user_id: str) -> list[str] | None:
+        """The book ids on the user's shelf, oldest first; None for an unknown user."""
+        with self.engine.connect() as conn:
+            if conn.execute(_select_user().where(users.c.id == user_id)).first() is None:
+                return None
+            query = (
+                sa.select(shelf_books.c.book_id)
+                .where(shelf_books.c.user_id == user_id)
+                .order_by(shelf_books.c.added_at, shelf_books.c.book_id)
+            )
+            return list(conn.execute(query).scalars())
+
+    def add_to_shelf(self, user_id: str, book_id: str) -> list[str] | None:
+        """Put a book on the shelf unless it is there; the shelf after, None for an unknown user."""
+        row = {"user_id": user_id, "book_id": book_id, "added_at": datetime.now(UTC)}
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(_select_user().where(users.c.id == user_id)).first() is None:
+                    return None
+                conn.execute(shelf_books.insert().values(**row))
+        except IntegrityError:
+            pass  # already on the shelf: adding twice is adding once
+        return self.shelf(user_id)
+
+
+def _select_user() -> sa.Select:
+    return sa.select(users.c.id, users.c.name, users.c.email)
