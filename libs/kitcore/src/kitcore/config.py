@@ -205,7 +205,7 @@ class KitConfig:
             grpc_port=_port("KIT_GRPC_PORT", grpc_port, environ),
             advertise_host=env_str("KIT_ADVERTISE_HOST", hostname, environ),
             etcd_endpoints=_host_port_list("KIT_ETCD_ENDPOINTS", environ),
-            register_ttl=env_int("KIT_REGISTER_TTL", 10, environ, minimum=1),
+            register_ttl=env_int("KIT_REGISTER_TTL", 10, environ, minimum=2),
             jwt_secret=env_str("KIT_JWT_SECRET", DEFAULT_JWT_SECRET, environ),
             rate_limit=_rate("KIT_RATE_LIMIT", "20/second", environ),
             ratelimit_storage=_storage_uri("KIT_RATELIMIT_STORAGE", "memory://", environ),

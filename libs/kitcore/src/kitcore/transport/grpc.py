@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 
 import grpc
 
-from kitcore import errors
+from kitcore import errors, log
 from kitcore.endpoint import Context, Endpoint
 
 ERROR_CODE_KEY = "kit-error-code"
@@ -49,7 +49,8 @@ class Handler:
 
     ``decode(request_msg)`` returns the endpoint's request and may raise
     InvalidArgument (or ValueError/TypeError/KeyError, read the same way);
-    ``encode(response)`` returns the reply message.
+    ``encode(response)`` returns the reply message. ``name`` labels the
+    method in the log line of a rejected request.
     """
 
     def __init__(
@@ -57,25 +58,30 @@ class Handler:
         endpoint: Endpoint,
         decode: Callable[[Any], Any],
         encode: Callable[[Any], Any],
+        *,
+        name: str = "",
     ) -> None:
         self._endpoint = endpoint
         self._decode = decode
         self._encode = encode
+        self._name = name or getattr(endpoint, "__name__", "") or type(endpoint).__name__
 
     def __call__(self, request_msg: Any, context: grpc.ServicerContext) -> Any:
         ctx = context_from_grpc(context)
         try:
             request = self._decode(request_msg)
         except errors.KitError as exc:
-            abort(context, exc)
+            _reject(context, self._name, exc)
         except (ValueError, TypeError, KeyError) as exc:
-            abort(context, errors.InvalidArgument(str(exc) or "invalid request"))
+            _reject(context, self._name, errors.InvalidArgument(str(exc) or "invalid request"))
         try:
             return self._encode(self._endpoint(ctx, request))
         except errors.KitError as exc:
             abort(context, exc)
-        except Exception:
-            _log.exception("unexpected error in gRPC handler")
+        except Exception as exc:
+            if not log.is_logged(exc):
+                _log.error("unexpected error", exc_info=exc, extra={"fields": {"error": str(exc)}})
+                log.mark_logged(exc)
             abort(context, errors.Internal("internal error"))
 
 
@@ -110,6 +116,13 @@ def error_metadata(error: errors.KitError) -> list[tuple[str, str]]:
     return metadata
 
 
+def _reject(context: grpc.ServicerContext, name: str, error: errors.KitError) -> NoReturn:
+    """Log (one line) and answer a request refused before its endpoint ran."""
+    fields = {"endpoint": name, "outcome": error.kind.value, "error": error.message}
+    _log.info("rejected", extra={"fields": fields})
+    abort(context, error)
+
+
 class _Malformed:
     """Stands in for a request message whose bytes did not parse."""
 
@@ -127,24 +140,24 @@ def _lenient(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
     return parse
 
 
-def _reject_malformed(request: Any, context: grpc.ServicerContext) -> None:
+def _reject_malformed(request: Any, context: grpc.ServicerContext, method: str) -> None:
     if isinstance(request, _Malformed):
-        abort(context, errors.InvalidArgument(request.reason))
+        _reject(context, method, errors.InvalidArgument(request.reason))
 
 
-def _guard_unary(behavior: Callable[..., Any]) -> Callable[..., Any]:
+def _guard_unary(behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
     def guarded(request: Any, context: grpc.ServicerContext) -> Any:
-        _reject_malformed(request, context)
+        _reject_malformed(request, context, method)
         return behavior(request, context)
 
     return guarded
 
 
-def _guard_stream(behavior: Callable[..., Any]) -> Callable[..., Any]:
+def _guard_stream(behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
     def guarded(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
         def checked() -> Iterator[Any]:
             for request in requests:
-                _reject_malformed(request, context)
+                _reject_malformed(request, context, method)
                 yield request
 
         return behavior(checked(), context)
@@ -162,14 +175,15 @@ class MalformedRequestInterceptor(grpc.ServerInterceptor):
             return handler
         if not hasattr(handler, "_replace"):
             return handler
+        method = details.method
         handler = handler._replace(request_deserializer=_lenient(handler.request_deserializer))
         if handler.unary_unary:
-            return handler._replace(unary_unary=_guard_unary(handler.unary_unary))
+            return handler._replace(unary_unary=_guard_unary(handler.unary_unary, method))
         if handler.unary_stream:
-            return handler._replace(unary_stream=_guard_unary(handler.unary_stream))
+            return handler._replace(unary_stream=_guard_unary(handler.unary_stream, method))
         if handler.stream_unary:
-            return handler._replace(stream_unary=_guard_stream(handler.stream_unary))
-        return handler._replace(stream_stream=_guard_stream(handler.stream_stream))
+            return handler._replace(stream_unary=_guard_stream(handler.stream_unary, method))
+        return handler._replace(stream_stream=_guard_stream(handler.stream_stream, method))
 
 
 def new_server(
