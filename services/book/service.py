@@ -144,7 +144,7 @@ class Catalogue:
     def get_books(self, request: GetBooksRequest) -> BooksReply:
         """Several books by id, in the order asked, unknown ids left out."""
         if not isinstance(request.ids, list | tuple):
-            raise InvalidArgument("ids must be a list of book ids")
+            raise InvalidArgument("ids: must be a list of book ids")
         if len(request.ids) > IDS_MAX:
             raise InvalidArgument(f"ids: at most {IDS_MAX} per call")
         ids = [_check_id(book_id, "ids") for book_id in request.ids]
@@ -178,7 +178,7 @@ class Catalogue:
         book_id = _check_id(request.id, "id")
         delta = _check_int(request.delta, "delta", -DELTA_MAX, DELTA_MAX)
         if delta == 0:
-            raise InvalidArgument("delta must not be zero")
+            raise InvalidArgument("delta: must not be zero")
         book = self._store.change_stock(book_id, delta)
         if book is not None:
             return BookReply(book, self._served_by)
@@ -189,8 +189,10 @@ class Catalogue:
 
 
 def _check_id(value: Any, name: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise InvalidArgument(f"{name} must be a book id (a UUID string)")
+    if value is None or value == "":
+        raise InvalidArgument(f"{name}: required")
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{name}: must be a string (a UUID)")
     try:
         return str(uuid.UUID(value))
     except ValueError:
@@ -198,21 +200,25 @@ def _check_id(value: Any, name: str) -> str:
 
 
 def _check_text(value: Any, name: str, max_len: int, *, required: bool = True) -> str:
-    if value is None and not required:
+    if value is None:
+        if required:
+            raise InvalidArgument(f"{name}: required")
         return ""
     if not isinstance(value, str):
-        raise InvalidArgument(f"{name} is required and must be a string")
+        raise InvalidArgument(f"{name}: must be a string")
     text = value.strip()
     if required and not text:
-        raise InvalidArgument(f"{name} must not be empty")
+        raise InvalidArgument(f"{name}: must not be empty")
     if len(text) > max_len:
-        raise InvalidArgument(f"{name} must be at most {max_len} characters")
+        raise InvalidArgument(f"{name}: longer than {max_len} characters")
     return text
 
 
 def _check_int(value: Any, name: str, low: int, high: int) -> int:
+    if value is None:
+        raise InvalidArgument(f"{name}: required")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgument(f"{name} is required and must be an integer")
+        raise InvalidArgument(f"{name}: must be an integer")
     if not low <= value <= high:
-        raise InvalidArgument(f"{name} must be between {low} and {high}")
+        raise InvalidArgument(f"{name}: must be between {low} and {high}")
     return value

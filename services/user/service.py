@@ -212,8 +212,10 @@ class Accounts:
 
 
 def _check_id(value: Any, name: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise InvalidArgument(f"{name} is required and must be a UUID string")
+    if value is None or value == "":
+        raise InvalidArgument(f"{name}: required")
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{name}: must be a string (a UUID)")
     try:
         return str(uuid.UUID(value))
     except ValueError:
@@ -221,28 +223,32 @@ def _check_id(value: Any, name: str) -> str:
 
 
 def _check_text(value: Any, name: str, max_len: int) -> str:
+    if value is None:
+        raise InvalidArgument(f"{name}: required")
     if not isinstance(value, str):
-        raise InvalidArgument(f"{name} is required and must be a string")
+        raise InvalidArgument(f"{name}: must be a string")
     text = value.strip()
     if not text:
-        raise InvalidArgument(f"{name} must not be empty")
+        raise InvalidArgument(f"{name}: must not be empty")
     if len(text) > max_len:
-        raise InvalidArgument(f"{name} must be at most {max_len} characters")
+        raise InvalidArgument(f"{name}: longer than {max_len} characters")
     return text
 
 
 def _check_email(value: Any) -> str:
     email = _check_text(value, "email", EMAIL_MAX).lower()
     if not _EMAIL.fullmatch(email):
-        raise InvalidArgument("email must look like name@example.org")
+        raise InvalidArgument("email: not an e-mail address (name@example.org)")
     return email
 
 
 def _check_password(value: Any) -> str:
+    if value is None:
+        raise InvalidArgument("password: required")
     if not isinstance(value, str):
-        raise InvalidArgument("password is required and must be a string")
+        raise InvalidArgument("password: must be a string")
     if not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
         raise InvalidArgument(
-            f"password must be between {PASSWORD_MIN} and {PASSWORD_MAX} characters"
+            f"password: must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long"
         )
     return value

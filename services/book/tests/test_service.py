@@ -48,21 +48,21 @@ def test_get_with_a_malformed_id_is_invalid(catalogue: Catalogue, bad_id: object
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("title", None, "title is required"),
-        ("title", "   ", "title must not be empty"),
-        ("title", "x" * 201, "at most 200"),
-        ("title", 12, "title is required and must be a string"),
-        ("author", None, "author is required"),
-        ("author", "y" * 101, "at most 100"),
-        ("year", None, "year is required"),
-        ("year", "1965", "year is required and must be an integer"),
+        ("title", None, "title: required"),
+        ("title", "   ", "title: must not be empty"),
+        ("title", "x" * 201, "title: longer than 200"),
+        ("title", 12, "title: must be a string"),
+        ("author", None, "author: required"),
+        ("author", "y" * 101, "author: longer than 100"),
+        ("year", None, "year: required"),
+        ("year", "1965", "year: must be an integer"),
         ("year", 1965.0, "must be an integer"),
         ("year", True, "must be an integer"),
-        ("year", 2101, "between -3000 and 2100"),
+        ("year", 2101, "year: must be between -3000 and 2100"),
         ("year", -3001, "between"),
-        ("stock", -1, "stock must be between 0"),
-        ("stock", 10**12, "stock must be between"),
-        ("stock", None, "stock is required"),
+        ("stock", -1, "stock: must be between 0"),
+        ("stock", 10**12, "stock: must be between"),
+        ("stock", None, "stock: required"),
     ],
 )
 def test_create_rejects_each_bad_field_and_writes_nothing(
@@ -90,7 +90,7 @@ def test_stock_never_goes_below_zero(catalogue: Catalogue) -> None:
 
 @pytest.mark.parametrize(
     ("delta", "message"),
-    [(0, "must not be zero"), (None, "delta is required"), ("1", "must be an integer"),
+    [(0, "delta: must not be zero"), (None, "delta: required"), ("1", "must be an integer"),
      (1.5, "must be an integer"), (1_000_001, "between"), (-1_000_001, "between")],
 )
 def test_update_stock_rejects_a_bad_delta(catalogue: Catalogue, delta: object,
@@ -129,10 +129,10 @@ def test_list_filters_by_author_in_any_letter_case(catalogue: Catalogue) -> None
 @pytest.mark.parametrize(
     ("request_", "message"),
     [
-        (ListBooksRequest(page=0), "page must be between 1"),
-        (ListBooksRequest(page="2"), "page is required and must be an integer"),
-        (ListBooksRequest(page_size=0), "page_size must be between 1 and 100"),
-        (ListBooksRequest(page_size=101), "page_size must be between 1 and 100"),
+        (ListBooksRequest(page=0), "page: must be between 1"),
+        (ListBooksRequest(page="2"), "page: must be an integer"),
+        (ListBooksRequest(page_size=0), "page_size: must be between 1 and 100"),
+        (ListBooksRequest(page_size=101), "page_size: must be between 1 and 100"),
         (ListBooksRequest(author=3), "author"),
     ],
 )
