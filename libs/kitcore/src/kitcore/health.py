@@ -1,0 +1,160 @@
+"""Liveness and readiness: ``/healthz``, ``/readyz``, the gRPC health service, a CLI.
+
+One :class:`Readiness` per process says whether it should get traffic: a flag
+the runner sets once serving (and clears for good when draining on SIGTERM),
+plus named checks run on every ``/readyz`` (a database ping, say). The HTTP
+routes (:func:`health_routes`) and the standard gRPC health service
+(:func:`add_grpc_health`) both answer from it.
+
+``python -m kitcore.health URL`` exits 0 when URL answers 200 within 2 s and
+1 otherwise: a Docker HEALTHCHECK for images without curl (stdlib only).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Sequence
+
+import flask
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from kitcore.errors import Unavailable
+from kitcore.transport.http_server import encode_error
+
+Check = Callable[[], object]
+"""A readiness check: fails by raising or by returning False."""
+
+
+class Readiness:
+    """Whether this process should receive traffic: a thread-safe flag plus checks."""
+
+    def __init__(self, ready: bool = False) -> None:
+        self._lock = threading.Lock()
+        self._ready = ready
+        self._draining = False
+        self._checks: dict[str, Check] = {}
+        self._listeners: list[Callable[[bool], None]] = []
+        self._notify_lock = threading.Lock()  # listeners see changes in order
+        self._notified = ready
+
+    @property
+    def ready(self) -> bool:
+        """The flag: set ready and not draining (checks are not run here)."""
+        with self._lock:
+            return self._ready and not self._draining
+
+    @property
+    def draining(self) -> bool:
+        """True once :meth:`drain` was called."""
+        with self._lock:
+            return self._draining
+
+    def set_ready(self, ready: bool = True) -> None:
+        """Set the flag (no effect on ``ready`` once draining)."""
+        with self._lock:
+            self._ready = ready
+        self._notify()
+
+    def drain(self) -> None:
+        """Stop being ready for good: the process is shutting down."""
+        with self._lock:
+            self._draining = True
+        self._notify()
+
+    def add_check(self, name: str, check: Check) -> None:
+        """Run ``check`` on every readiness probe; a failure makes ``/readyz`` 503."""
+        with self._lock:
+            self._checks[name] = check
+
+    def subscribe(self, listener: Callable[[bool], None]) -> None:
+        """Call ``listener(ready)`` whenever the flag changes."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def problem(self) -> str | None:
+        """Why the process is not ready (flag, draining, or a failing check), or None."""
+        with self._lock:
+            if self._draining:
+                return "draining"
+            if not self._ready:
+                return "not ready"
+            checks = list(self._checks.items())
+        for name, check in checks:
+            try:
+                ok = check() is not False
+            except Exception as exc:
+                return f"check {name} failed: {exc}"
+            if not ok:
+                return f"check {name} failed"
+        return None
+
+    def _notify(self) -> None:
+        with self._notify_lock:
+            now = self.ready
+            if now == self._notified:
+                return
+            self._notified = now
+            with self._lock:
+                listeners = list(self._listeners)
+            for listener in listeners:
+                listener(now)
+
+
+def health_routes(app: flask.Flask, readiness: Readiness) -> None:
+    """Add ``GET /healthz`` (alive: always 200) and ``GET /readyz`` (200 or 503)."""
+
+    def healthz() -> flask.Response:
+        return flask.jsonify({"status": "ok"})
+
+    def readyz() -> flask.Response:
+        problem = readiness.problem()
+        if problem:
+            return encode_error(Unavailable(problem))
+        return flask.jsonify({"status": "ok"})
+
+    app.add_url_rule("/healthz", endpoint="healthz", view_func=healthz, methods=["GET"])
+    app.add_url_rule("/readyz", endpoint="readyz", view_func=readyz, methods=["GET"])
+
+
+def add_grpc_health(
+    server: grpc.Server, readiness: Readiness, service_names: Iterable[str] = ()
+) -> health.HealthServicer:
+    """Serve ``grpc.health.v1.Health`` for ``""`` and ``service_names``, following ``readiness``.
+
+    Statuses follow the flag (SERVING / NOT_SERVING), not the named checks.
+    """
+    servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    names = ["", *service_names]
+
+    def apply(ready: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if ready else (
+            health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in names:
+            servicer.set(name, status)
+
+    readiness.subscribe(apply)
+    apply(readiness.ready)
+    return servicer
+
+
+def main(argv: Sequence[str]) -> int:
+    """Exit status for ``python -m kitcore.health URL``: 0 when URL answers 200 in 2 s."""
+    if len(argv) != 1:
+        print("usage: python -m kitcore.health URL", file=sys.stderr)
+        return 2
+    try:
+        with urllib.request.urlopen(argv[0], timeout=2.0) as response:
+            return 0 if response.status == 200 else 1
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        print(f"unhealthy: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
