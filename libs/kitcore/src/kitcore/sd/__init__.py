@@ -1,0 +1,57 @@
+"""Service discovery: register instances in etcd, find them, balance and retry.
+
+- :class:`Instance`: one running copy of a service, as stored in etcd under
+  ``/kitcore/services/<service>/<instance-id>``.
+- :class:`EtcdRegistrar`: keeps an instance registered under a lease.
+- :class:`EtcdInstancer` / :class:`StaticInstancer`: the current instances of
+  a service (from etcd, or a fixed list).
+- :class:`Endpointer`: one client endpoint per instance.
+- :class:`RoundRobin`, :class:`Random`, :class:`LeastLoaded`: balancers, each
+  an Endpoint; :func:`record_instances` tells a caller which instance served.
+- :func:`retry`: retries a balanced call on other instances within the deadline.
+
+Typical client wiring::
+
+    instancer = sd.EtcdInstancer(["etcd:2379"], "book")
+    endpointer = sd.Endpointer(instancer, make_book_endpoint)
+    get_book = sd.retry(sd.RoundRobin(endpointer), attempts=3, per_try_timeout=0.5)
+"""
+
+from kitcore.sd.balancer import (
+    INSTANCE,
+    TRIED,
+    Balancer,
+    LeastLoaded,
+    Random,
+    RoundRobin,
+    record_instances,
+)
+from kitcore.sd.endpointer import Endpointer, Factory
+from kitcore.sd.etcd_client import EtcdUnavailable
+from kitcore.sd.etcd_instancer import EtcdInstancer
+from kitcore.sd.instance import DEFAULT_PREFIX, Instance, InvalidInstance, service_prefix
+from kitcore.sd.instancer import Instancer, StaticInstancer
+from kitcore.sd.registrar import EtcdRegistrar
+from kitcore.sd.retry import retry
+
+__all__ = [
+    "DEFAULT_PREFIX",
+    "INSTANCE",
+    "TRIED",
+    "Balancer",
+    "Endpointer",
+    "EtcdInstancer",
+    "EtcdRegistrar",
+    "EtcdUnavailable",
+    "Factory",
+    "Instance",
+    "Instancer",
+    "InvalidInstance",
+    "LeastLoaded",
+    "Random",
+    "RoundRobin",
+    "StaticInstancer",
+    "record_instances",
+    "retry",
+    "service_prefix",
+]
