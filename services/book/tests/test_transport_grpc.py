@@ -1,0 +1,130 @@
+"""The book gRPC service through a real in-process grpcio server on a free port."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from book.endpoints import new_set
+from book.service import Catalogue
+from book.store import BookStore
+from book.transport_grpc import add_to_server
+
+from kitcore.endpoint import Context
+from kitcore.errors import FailedPrecondition
+from kitcore.faults import FaultSettings
+from kitcore.transport.grpc import ClientEndpoint, new_server
+from protos import book_pb2, book_pb2_grpc
+
+DUNE = book_pb2.CreateBookRequest(title="Dune", author="Frank Herbert", year=1965, stock=3)
+
+
+@pytest.fixture
+def channel(catalogue: Catalogue) -> Iterator[grpc.Channel]:
+    server = new_server(max_workers=4)
+    add_to_server(server, new_set(catalogue, FaultSettings(), timeout=5.0))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    yield channel
+    channel.close()
+    server.stop(0)
+
+
+@pytest.fixture
+def stub(channel: grpc.Channel) -> book_pb2_grpc.BookServiceStub:
+    return book_pb2_grpc.BookServiceStub(channel)
+
+
+def _status(call, request) -> tuple[grpc.StatusCode, str, dict]:
+    with pytest.raises(grpc.RpcError) as caught:
+        call(request, timeout=5)
+    error = caught.value
+    return error.code(), error.details(), dict(error.trailing_metadata())
+
+
+def test_create_then_get(stub: book_pb2_grpc.BookServiceStub) -> None:
+    created = stub.CreateBook(DUNE, timeout=5)
+    assert created.served_by == "book-test" and uuid.UUID(created.book.id)
+    got = stub.GetBook(book_pb2.GetBookRequest(id=created.book.id), timeout=5)
+    assert got.book == created.book and got.book.stock == 3
+
+
+def test_get_books_keeps_the_order_asked_and_leaves_out_unknown_ids(
+    stub: book_pb2_grpc.BookServiceStub,
+) -> None:
+    first = stub.CreateBook(DUNE, timeout=5).book
+    second = stub.CreateBook(book_pb2.CreateBookRequest(title="B", author="A", year=1),
+                             timeout=5).book
+    ids = [second.id, str(uuid.uuid4()), first.id]
+    reply = stub.GetBooks(book_pb2.GetBooksRequest(ids=ids), timeout=5)
+    assert [book.id for book in reply.items] == [second.id, first.id]
+    assert reply.served_by == "book-test"
+
+
+def test_list_reads_zero_page_and_size_as_defaults(stub: book_pb2_grpc.BookServiceStub) -> None:
+    for i in range(3):
+        stub.CreateBook(book_pb2.CreateBookRequest(title=f"T{i}", author="A", year=1), timeout=5)
+    everything = stub.ListBooks(book_pb2.ListBooksRequest(), timeout=5)
+    assert len(everything.items) == 3 and everything.next_page == 0
+    first = stub.ListBooks(book_pb2.ListBooksRequest(page_size=2), timeout=5)
+    assert [b.title for b in first.items] == ["T0", "T1"] and first.next_page == 2
+
+
+def test_stock_below_zero_is_failed_precondition(stub: book_pb2_grpc.BookServiceStub) -> None:
+    book = stub.CreateBook(DUNE, timeout=5).book
+    code, details, trailing = _status(
+        stub.UpdateStock, book_pb2.UpdateStockRequest(id=book.id, delta=-4)
+    )
+    assert code == grpc.StatusCode.FAILED_PRECONDITION and "only 3 in stock" in details
+    assert trailing["kit-error-code"] == "failed_precondition"
+    assert stub.GetBook(book_pb2.GetBookRequest(id=book.id), timeout=5).book.stock == 3
+
+
+@pytest.mark.parametrize(
+    ("method", "request_", "code", "message"),
+    [
+        ("GetBook", book_pb2.GetBookRequest(id=str(uuid.uuid4())), "NOT_FOUND", "no book"),
+        ("GetBook", book_pb2.GetBookRequest(), "INVALID_ARGUMENT", "id: required"),
+        ("GetBook", book_pb2.GetBookRequest(id="nope"), "INVALID_ARGUMENT", "not a UUID"),
+        ("UpdateStock", book_pb2.UpdateStockRequest(id=str(uuid.uuid4()), delta=1),
+         "NOT_FOUND", "no book"),
+        ("UpdateStock", book_pb2.UpdateStockRequest(id=str(uuid.uuid4())),
+         "INVALID_ARGUMENT", "delta: must not be zero"),
+        ("CreateBook", book_pb2.CreateBookRequest(author="A", year=1), "INVALID_ARGUMENT",
+         "title: must not be empty"),
+        ("CreateBook", book_pb2.CreateBookRequest(title="T", author="A", year=3000),
+         "INVALID_ARGUMENT", "year: must be between"),
+        ("CreateBook", book_pb2.CreateBookRequest(title="T", author="A", year=1, stock=-1),
+         "INVALID_ARGUMENT", "stock: must be between"),
+        ("ListBooks", book_pb2.ListBooksRequest(page_size=101), "INVALID_ARGUMENT",
+         "page_size: must be between"),
+        ("GetBooks", book_pb2.GetBooksRequest(ids=["nope"]), "INVALID_ARGUMENT", "not a UUID"),
+    ],
+)
+def test_bad_requests_get_the_status_of_their_kind(
+    stub: book_pb2_grpc.BookServiceStub, store: BookStore, method: str, request_, code: str,
+    message: str,
+) -> None:
+    status, details, _ = _status(getattr(stub, method), request_)
+    assert status.name == code and message in details
+    assert store.list("", offset=0, limit=10) == []
+
+
+def test_bytes_that_are_no_message_are_invalid_argument(channel: grpc.Channel) -> None:
+    raw = channel.unary_unary("/kitcore.book.v1.BookService/CreateBook")
+    status, _, _ = _status(raw, b"\xff\xff\xff garbage")
+    assert status == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_client_endpoint_gets_back_the_same_error_kind(
+    stub: book_pb2_grpc.BookServiceStub,
+) -> None:
+    book = stub.CreateBook(DUNE, timeout=5).book
+    update_stock = ClientEndpoint(stub.UpdateStock, lambda req: req, lambda reply: reply)
+    ctx = Context().with_timeout(5)
+    assert update_stock(ctx, book_pb2.UpdateStockRequest(id=book.id, delta=-1)).book.stock == 2
+    with pytest.raises(FailedPrecondition, match="only 2 in stock"):
+        update_stock(ctx, book_pb2.UpdateStockRequest(id=book.id, delta=-3))

@@ -1,0 +1,88 @@
+"""The book service over gRPC (``kitcore.book.v1.BookService``), served from the endpoint Set.
+
+Each method is a :class:`kitcore.transport.grpc.Handler`: decode the message,
+call the endpoint, encode the reply. Errors become the status of their kind
+(NOT_FOUND, FAILED_PRECONDITION, INVALID_ARGUMENT ...). In proto3 a missing
+field reads as its zero value: page 0 means 1, page_size 0 the default.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from book.endpoints import Set
+from book.service import (
+    PAGE_SIZE_DEFAULT,
+    Book,
+    BookReply,
+    BooksReply,
+    CreateBookRequest,
+    GetBookRequest,
+    GetBooksRequest,
+    ListBooksRequest,
+    UpdateStockRequest,
+)
+from kitcore.transport.grpc import Handler
+from protos import book_pb2, book_pb2_grpc
+
+
+class BookServicer(book_pb2_grpc.BookServiceServicer):
+    """The generated servicer, one Handler per method."""
+
+    def __init__(self, endpoints: Set) -> None:
+        self.GetBook = Handler(endpoints.get_book, decode_get_book, encode_book_reply,
+                               name="GetBook")
+        self.GetBooks = Handler(endpoints.get_books, decode_get_books, encode_books_reply,
+                                name="GetBooks")
+        self.ListBooks = Handler(endpoints.list_books, decode_list_books, encode_books_reply,
+                                 name="ListBooks")
+        self.CreateBook = Handler(endpoints.create_book, decode_create_book, encode_book_reply,
+                                  name="CreateBook")
+        self.UpdateStock = Handler(endpoints.update_stock, decode_update_stock,
+                                   encode_book_reply, name="UpdateStock")
+
+
+def add_to_server(server: grpc.Server, endpoints: Set) -> None:
+    """Serve the book endpoints on ``server``."""
+    book_pb2_grpc.add_BookServiceServicer_to_server(BookServicer(endpoints), server)
+
+
+def decode_get_book(msg: book_pb2.GetBookRequest) -> GetBookRequest:
+    """GetBook."""
+    return GetBookRequest(msg.id)
+
+
+def decode_get_books(msg: book_pb2.GetBooksRequest) -> GetBooksRequest:
+    """GetBooks."""
+    return GetBooksRequest(list(msg.ids))
+
+
+def decode_list_books(msg: book_pb2.ListBooksRequest) -> ListBooksRequest:
+    """ListBooks; zero page and page_size mean "the first" and "the default"."""
+    return ListBooksRequest(msg.author, msg.page or 1, msg.page_size or PAGE_SIZE_DEFAULT)
+
+
+def decode_create_book(msg: book_pb2.CreateBookRequest) -> CreateBookRequest:
+    """CreateBook."""
+    return CreateBookRequest(msg.title, msg.author, msg.year, msg.stock)
+
+
+def decode_update_stock(msg: book_pb2.UpdateStockRequest) -> UpdateStockRequest:
+    """UpdateStock."""
+    return UpdateStockRequest(msg.id, msg.delta)
+
+
+def encode_book_reply(reply: BookReply) -> book_pb2.BookReply:
+    """BookReply."""
+    return book_pb2.BookReply(book=_book(reply.book), served_by=reply.served_by)
+
+
+def encode_books_reply(reply: BooksReply) -> book_pb2.BooksReply:
+    """BooksReply; next_page 0 means there is none."""
+    return book_pb2.BooksReply(items=[_book(book) for book in reply.items],
+                               next_page=reply.next_page or 0, served_by=reply.served_by)
+
+
+def _book(book: Book) -> book_pb2.Book:
+    return book_pb2.Book(id=book.id, title=book.title, author=book.author, year=book.year,
+                         stock=book.stock)
