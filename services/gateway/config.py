@@ -1,0 +1,47 @@
+"""The gateway's configuration: kitcore's settings plus where the backends are.
+
+Read once from the environment by ``__main__``. With ``KIT_ETCD_ENDPOINTS``
+set, backends are found in etcd only; without it, at the fixed addresses of
+``KIT_USER_ADDRS`` (user's HTTP) and ``KIT_BOOK_ADDRS`` (book's gRPC), so the
+gateway runs alone next to local backends.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+from kitcore.config import Environ, KitConfig, env_float, env_int, env_list
+
+DEFAULT_REQUEST_TIMEOUT = "3"
+"""Seconds a request may take end to end unless ``KIT_REQUEST_TIMEOUT`` says otherwise."""
+
+DEFAULT_USER_ADDRS = ("127.0.0.1:8081",)
+"""Where user answers HTTP when run alone (``KIT_HTTP_PORT=8081 python -m user``)."""
+
+DEFAULT_BOOK_ADDRS = ("127.0.0.1:50051",)
+"""Where book answers gRPC when run alone (its default gRPC port)."""
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """Every setting of one gateway instance."""
+
+    kit: KitConfig
+    user_addresses: tuple[str, ...]  # user HTTP host:port, used without etcd
+    book_addresses: tuple[str, ...]  # book gRPC host:port, used without etcd
+    retry_attempts: int
+    per_try_timeout: float
+
+    @classmethod
+    def from_env(cls, environ: Environ = os.environ) -> GatewayConfig:
+        """Read the configuration (the gateway serves HTTP only, on 8080 by default)."""
+        kit_environ = {"KIT_REQUEST_TIMEOUT": DEFAULT_REQUEST_TIMEOUT, **environ}
+        kit = KitConfig.from_env("gateway", kit_environ, http_port=8080)
+        return cls(
+            kit=replace(kit, grpc_port=0),  # no gRPC server: registered with HTTP only
+            user_addresses=env_list("KIT_USER_ADDRS", DEFAULT_USER_ADDRS, environ),
+            book_addresses=env_list("KIT_BOOK_ADDRS", DEFAULT_BOOK_ADDRS, environ),
+            retry_attempts=env_int("KIT_RETRY_ATTEMPTS", 3, environ, minimum=1, maximum=10),
+            per_try_timeout=env_float("KIT_PER_TRY_TIMEOUT", 1.0, environ, minimum=0.01),
+        )
