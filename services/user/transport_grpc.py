@@ -1,0 +1,87 @@
+"""The user service over gRPC (``kitcore.user.v1.UserService``), served from the endpoint Set.
+
+Each method is a :class:`kitcore.transport.grpc.Handler`: decode the message,
+call the endpoint, encode the reply. Errors become the status of their kind
+(NOT_FOUND, ALREADY_EXISTS, UNAUTHENTICATED, INVALID_ARGUMENT ...).
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from kitcore.transport.grpc import Handler
+from protos import user_pb2, user_pb2_grpc
+from user.endpoints import Set
+from user.service import (
+    AddToShelfRequest,
+    CreateUserRequest,
+    GetShelfRequest,
+    GetUserRequest,
+    LoginReply,
+    LoginRequest,
+    ShelfReply,
+    UserReply,
+)
+
+
+class UserServicer(user_pb2_grpc.UserServiceServicer):
+    """The generated servicer, one Handler per method."""
+
+    def __init__(self, endpoints: Set) -> None:
+        self.CreateUser = Handler(endpoints.create_user, decode_create_user, encode_user_reply,
+                                  name="CreateUser")
+        self.GetUser = Handler(endpoints.get_user, decode_get_user, encode_user_reply,
+                               name="GetUser")
+        self.Login = Handler(endpoints.login, decode_login, encode_login_reply, name="Login")
+        self.GetShelf = Handler(endpoints.get_shelf, decode_get_shelf, encode_shelf_reply,
+                                name="GetShelf")
+        self.AddToShelf = Handler(endpoints.add_to_shelf, decode_add_to_shelf,
+                                  encode_shelf_reply, name="AddToShelf")
+
+
+def add_to_server(server: grpc.Server, endpoints: Set) -> None:
+    """Serve the user endpoints on ``server``."""
+    user_pb2_grpc.add_UserServiceServicer_to_server(UserServicer(endpoints), server)
+
+
+def decode_create_user(msg: user_pb2.CreateUserRequest) -> CreateUserRequest:
+    """CreateUser."""
+    return CreateUserRequest(msg.name, msg.email, msg.password)
+
+
+def decode_get_user(msg: user_pb2.GetUserRequest) -> GetUserRequest:
+    """GetUser."""
+    return GetUserRequest(msg.id)
+
+
+def decode_login(msg: user_pb2.LoginRequest) -> LoginRequest:
+    """Login."""
+    return LoginRequest(msg.email, msg.password)
+
+
+def decode_get_shelf(msg: user_pb2.GetShelfRequest) -> GetShelfRequest:
+    """GetShelf."""
+    return GetShelfRequest(msg.user_id)
+
+
+def decode_add_to_shelf(msg: user_pb2.AddToShelfRequest) -> AddToShelfRequest:
+    """AddToShelf."""
+    return AddToShelfRequest(msg.user_id, msg.book_id)
+
+
+def encode_user_reply(reply: UserReply) -> user_pb2.UserReply:
+    """UserReply."""
+    user = user_pb2.User(id=reply.user.id, name=reply.user.name, email=reply.user.email)
+    return user_pb2.UserReply(user=user, served_by=reply.served_by)
+
+
+def encode_login_reply(reply: LoginReply) -> user_pb2.LoginReply:
+    """LoginReply."""
+    return user_pb2.LoginReply(access_token=reply.access_token, token_type=reply.token_type,
+                               expires_in=reply.expires_in, served_by=reply.served_by)
+
+
+def encode_shelf_reply(reply: ShelfReply) -> user_pb2.ShelfReply:
+    """ShelfReply."""
+    return user_pb2.ShelfReply(user_id=reply.user_id, book_ids=reply.book_ids,
+                               served_by=reply.served_by)
