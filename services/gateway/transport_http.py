@@ -135,7 +135,7 @@ def decode_create_book(request: flask.Request, path_params: dict[str, Any]) -> C
     return CreateBookRequest(
         title=_text(body, "title", max_len=200),
         author=_text(body, "author", max_len=100),
-        year=http.required_int(body, "year", min_value=-9999, max_value=9999),
+        year=http.required_int(body, "year", min_value=-3000, max_value=2100),
         stock=http.optional_int(body, "stock", min_value=0, max_value=1_000_000_000, default=0),
     )
 
@@ -146,7 +146,7 @@ def decode_update_stock(
     """The book id from the path and ``{delta}``, a non-zero integer."""
     book_id = _uuid(path_params.get("id"), "id")
     body = http.json_body(request, allowed={"delta"})
-    delta = http.required_int(body, "delta", min_value=-1_000_000_000, max_value=1_000_000_000)
+    delta = http.required_int(body, "delta", min_value=-1_000_000, max_value=1_000_000)
     if delta == 0:
         raise InvalidArgument("delta: must not be 0")
     return UpdateStockRequest(book_id=book_id, delta=delta)
