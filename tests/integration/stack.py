@@ -1,0 +1,95 @@
+"""The running stack as the tests see it: compose handle, public URLs, a gateway
+client, and waits for "whole and serving" (every instance registered, the
+gateway ready and reaching both book replicas).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import requests
+from integration import in_stack
+from integration.api import Gateway, User
+from integration.compose import Compose
+from integration.polling import eventually
+
+EXPECTED_INSTANCES = {
+    "book": {"book-1", "book-2"},
+    "user": {"user"},
+}
+"""Instance ids that must be registered in etcd while the whole stack runs."""
+
+BOOK_REPLICAS = ("book-1", "book-2")
+"""The book service's compose services, which are also their instance ids."""
+
+PREFIX = "/kitcore/services/"
+"""The discovery contract's key prefix."""
+
+
+@dataclass
+class Stack:
+    """The running stack: compose handle, public URLs and a gateway client."""
+
+    compose: Compose
+    gateway_url: str
+    jaeger_url: str
+    prometheus_url: str
+    api: Gateway
+    startup_timeout: float = 240.0
+    _prober: User | None = field(default=None, repr=False)
+    _probe_book: str = field(default="", repr=False)
+
+    def prober(self) -> User:
+        """A user kept for probing calls (created on first use)."""
+        if self._prober is None:
+            self._prober = self.api.new_user("Prober")
+        return self._prober
+
+    def probe_book(self) -> str:
+        """The id of one book that exists (created on first use)."""
+        if not self._probe_book:
+            self._probe_book = self.api.create_book(self.prober(), title="Probe")["id"]
+        return self._probe_book
+
+    def registered_ids(self, service: str) -> set[str]:
+        """The instance ids registered for ``service`` right now."""
+        found = in_stack.registrations(self.compose, f"{PREFIX}{service}/")
+        return {r.value.get("id") for r in found.values()}
+
+    def wait_registered(self, timeout: float = 30.0) -> dict[str, in_stack.Registration]:
+        """Wait until every expected instance is registered in etcd; the registrations."""
+
+        def all_registered() -> dict[str, in_stack.Registration]:
+            found = in_stack.registrations(self.compose)
+            for service, ids in EXPECTED_INSTANCES.items():
+                have = {r.value.get("id") for r in found.values()
+                        if r.key.startswith(f"{PREFIX}{service}/")}
+                assert ids <= have, f"{service}: registered {sorted(have)}, want {sorted(ids)}"
+            return found
+
+        return eventually(all_registered, timeout=timeout, interval=0.5)
+
+    def wait_serving(self, timeout: float = 30.0) -> None:
+        """Wait until the gateway is ready and reaches both book replicas."""
+
+        def ready() -> None:
+            reply = requests.get(f"{self.gateway_url}/readyz", timeout=5)
+            assert reply.status_code == 200, f"gateway /readyz: {reply.status_code}"
+
+        eventually(ready, timeout=timeout)
+        book, auth = self.probe_book(), self.prober().auth
+        seen: set[str] = set()
+
+        def both_replicas() -> None:
+            reply = self.api.get(f"/api/v1/books/{book}", headers=auth)
+            assert reply.status_code == 200, reply.text
+            seen.add(reply.headers.get("X-Served-By", ""))
+            assert set(BOOK_REPLICAS) <= seen, f"served by {sorted(seen)} so far"
+
+        eventually(both_replicas, timeout=timeout, interval=0.05)
+
+    def restore(self) -> None:
+        """Bring back anything a test stopped, and wait until all serves again."""
+        self.compose.up(timeout=self.startup_timeout)
+        self.wait_registered(timeout=60)
+        self.wait_serving(timeout=60)
