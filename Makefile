@@ -20,7 +20,7 @@ export COMPOSE
 
 .DEFAULT_GOAL := help
 .PHONY: help venv proto system-deps test test-unit test-integration lint \
-        images up down clean logs ps new-service bench
+        images up down clean logs ps new-service bench run-gateway
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ ps: ## list the stack's containers
 
 new-service: $(STAMP) ## copy the template service: make new-service NAME=inventory
 	$(PY) scripts/new_service.py "$(NAME)"
+
+run-gateway: proto ## run the gateway alone on :8080 (user at KIT_USER_ADDRS, book at KIT_BOOK_ADDRS)
+	$(PY) -m gateway
 
 bench: proto ## run the benchmarks and write bench/report
 	@scripts/bench.sh

@@ -25,7 +25,7 @@ from typing import Any
 
 from kitcore import errors, sd
 from kitcore.circuitbreaker import Breaker
-from kitcore.endpoint import Context, Endpoint
+from kitcore.endpoint import Context, Endpoint, Middleware
 from kitcore.sd import Instance, Instancer
 
 _log = logging.getLogger("gateway.clients")
@@ -110,6 +110,8 @@ class Backend:
             attempts=resilience.attempts,
             retryable=lambda error: isinstance(error, CircuitOpen),
         )
+        self.safe = _named(self.service)(self.safe)
+        self.once = _named(self.service)(self.once)
 
     def close(self) -> None:
         """Stop following the instances and release every connection."""
@@ -136,6 +138,24 @@ class Backend:
             return breaker.middleware()(_dispatch(methods)), close
 
         return factory
+
+
+def _named(service: str) -> Middleware:
+    """Say which backend failed: "book unavailable: ..." rather than a bare socket error."""
+
+    def wrap(next_endpoint: Endpoint) -> Endpoint:
+        def endpoint(ctx: Context, call: Call) -> Any:
+            try:
+                return next_endpoint(ctx, call)
+            except (errors.Unavailable, errors.DeadlineExceeded) as error:
+                what = "unavailable" if isinstance(error, errors.Unavailable) else "timed out"
+                error.message = f"{service} {what}: {error.message}"
+                error.args = (error.message,)
+                raise
+
+        return endpoint
+
+    return wrap
 
 
 def _dispatch(methods: Mapping[str, Endpoint]) -> Endpoint:
