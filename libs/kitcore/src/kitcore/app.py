@@ -1,0 +1,276 @@
+"""The runner: one process serving a Flask app (waitress) and a gRPC server.
+
+::
+
+    config = KitConfig.from_env("book")
+    App(config, http_app=flask_app, grpc_register=register_book_service).run()
+
+:meth:`App.run` starts both transports, marks the process ready, registers
+the instance in etcd (when ``KIT_ETCD_ENDPOINTS`` is set) and blocks until
+SIGTERM or SIGINT. Then it stops gracefully, in this order:
+
+1. not ready: ``/readyz`` answers 503 and the gRPC health service NOT_SERVING;
+2. deregister from etcd, so clients stop picking this instance;
+3. stop accepting: new connections are refused on both ports;
+4. drain: requests in flight finish, within ``KIT_SHUTDOWN_GRACE`` seconds;
+5. stop the gRPC server and close waitress; ``run()`` returns (exit status 0).
+
+:meth:`App.start` and :meth:`App.stop` do the same without signals, for tests.
+The app adds ``/healthz`` and ``/readyz`` to the Flask app (unless it has them)
+and the standard gRPC health service to the gRPC server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import flask
+import grpc
+import waitress
+from waitress import wasyncore
+
+from kitcore import health, log
+from kitcore.config import KitConfig
+from kitcore.transport.grpc import new_server
+
+_log = logging.getLogger("kitcore.app")
+
+HTTP_THREADS = 8
+"""Waitress worker threads: requests one process serves at once over HTTP."""
+
+_CLOSE_RESERVE = 0.5  # seconds of the grace period kept for closing the servers
+
+
+class App:
+    """Runs one service instance: HTTP and gRPC servers, registration, graceful stop."""
+
+    def __init__(
+        self,
+        config: KitConfig,
+        *,
+        http_app: flask.Flask | None = None,
+        grpc_register: Callable[[grpc.Server], None] | None = None,
+        readiness: health.Readiness | None = None,
+        instance_meta: Mapping[str, str] | None = None,
+        version: str = "",
+        grpc_interceptors: Sequence[grpc.ServerInterceptor] = (),
+    ) -> None:
+        self.config = config
+        self.readiness = readiness or health.Readiness()
+        self._http_app = http_app
+        self._grpc_register = grpc_register
+        self._meta = dict(instance_meta or {})
+        self._version = version
+        self._interceptors = tuple(grpc_interceptors)
+        self._http: _HTTPServer | None = None
+        self._grpc: grpc.Server | None = None
+        self._registrar: Any = None
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._drained = False
+
+    @property
+    def drained(self) -> bool:
+        """True once :meth:`stop` saw every request in flight finish within the grace."""
+        return self._drained
+
+    def run(self) -> None:
+        """Serve until SIGTERM or SIGINT, then stop gracefully and return.
+
+        If requests are still running when the grace period ends, the process
+        exits (status 0) instead of returning, so it never outlives the grace.
+        """
+        log.setup(self.config.service_name, self.config.log_level)
+        signalled = threading.Event()
+
+        def on_signal(signum: int, frame: Any) -> None:
+            _log.info("signal received", extra={"fields": {"signal": signal.Signals(signum).name}})
+            signalled.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.start()
+            while not signalled.wait(1.0):
+                pass
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if not self.drained:
+            _exit_now()
+
+    def start(self) -> App:
+        """Start serving, mark ready, register; returns at once."""
+        try:
+            self._start_grpc()
+            self._start_http()
+        except Exception:
+            self.stop()
+            raise
+        self.readiness.set_ready(True)
+        registered = self._register()
+        fields = {
+            "service": self.config.service_name,
+            "instance": self.config.instance_id,
+            "http": self.config.http_address or None,
+            "grpc": self.config.grpc_address or None,
+            "etcd": list(self.config.etcd_endpoints) or None,
+            "registered": registered,
+        }
+        _log.info("started", extra={"fields": fields})
+        return self
+
+    def stop(self) -> None:
+        """Stop gracefully: not ready, deregister, refuse new work, drain, close.
+
+        Returns within ``shutdown_grace`` seconds; requests still running by
+        then are cut off.
+        """
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        started = time.monotonic()
+        # Keep a little of the grace period for closing the servers themselves.
+        deadline = started + max(0.0, self.config.shutdown_grace - _CLOSE_RESERVE)
+        self.readiness.drain()
+        self._deregister()
+        grpc_stopped = self._grpc.stop(_left(deadline)) if self._grpc else None
+        drained = True
+        if self._http:
+            self._http.stop_accepting()
+            drained = self._http.drain(deadline)
+        if grpc_stopped is not None:
+            drained = grpc_stopped.wait(_left(deadline)) and drained
+        if self._http:
+            self._http.close(_CLOSE_RESERVE)
+        self._drained = drained
+        fields = {
+            "service": self.config.service_name,
+            "instance": self.config.instance_id,
+            "drained": drained,
+            "duration_ms": round((time.monotonic() - started) * 1000, 1),
+        }
+        _log.info("stopped", extra={"fields": fields})
+
+    def _start_grpc(self) -> None:
+        if self._grpc_register is None or not self.config.grpc_port:
+            return
+        server = new_server(interceptors=self._interceptors)
+        self._grpc_register(server)
+        health.add_grpc_health(server, self.readiness)
+        server.add_insecure_port(f"0.0.0.0:{self.config.grpc_port}")
+        server.start()
+        self._grpc = server
+
+    def _start_http(self) -> None:
+        if self._http_app is None or not self.config.http_port:
+            return
+        if "readyz" not in self._http_app.view_functions:
+            health.health_routes(self._http_app, self.readiness)
+        self._http = _HTTPServer(self._http_app, self.config.http_port)
+        self._http.start()
+
+    def _register(self) -> bool:
+        """Register in etcd when endpoints are configured; True once registered."""
+        if not self.config.etcd_endpoints:
+            return False
+        from kitcore.sd import EtcdRegistrar, Instance  # only services that register need it
+
+        instance = Instance(
+            id=self.config.instance_id,
+            service=self.config.service_name,
+            http=self.config.http_address or None,
+            grpc=self.config.grpc_address or None,
+            version=self._version,
+            meta=self._meta,
+        )
+        self._registrar = EtcdRegistrar(
+            list(self.config.etcd_endpoints), instance, ttl=self.config.register_ttl
+        )
+        # Never blocks start-up for long: if etcd is away, the registrar keeps trying.
+        return self._registrar.register(wait=2.0)
+
+    def _deregister(self) -> None:
+        if self._registrar is not None:
+            self._registrar.deregister()
+            self._registrar = None
+
+
+def _exit_now() -> None:
+    """End the process at once (status 0): requests outlived the grace period.
+
+    Python cannot stop a running thread, and the gRPC worker pool is joined at
+    interpreter exit, so one endless handler would keep the process alive.
+    """
+    _log.warning("requests still running after the grace period; exiting now")
+    logging.shutdown()
+    os._exit(0)
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
+
+
+class _HTTPServer:
+    """Waitress in a background thread, with a stop that lets requests in flight finish."""
+
+    def __init__(self, app: flask.Flask, port: int) -> None:
+        self._server = waitress.create_server(app, host="0.0.0.0", port=port, threads=HTTP_THREADS)
+        self._thread = threading.Thread(target=self._server.run, name="waitress", daemon=True)
+
+    def start(self) -> None:
+        """Run waitress's event loop in its thread."""
+        self._thread.start()
+
+    def stop_accepting(self) -> None:
+        """Close the listening socket: new connections are refused from now on."""
+        server = self._server
+
+        def close_listener() -> None:
+            server.accepting = False
+            server.del_channel()
+            server.socket.close()
+
+        self._in_loop(close_listener)
+
+    def drain(self, deadline: float) -> bool:
+        """Close each connection once its requests are answered; True if all closed in time."""
+        channels = self._server.active_channels
+        while channels and time.monotonic() < deadline:
+            self._in_loop(self._close_idle_channels)
+            time.sleep(0.05)
+        return not channels
+
+    def close(self, timeout: float) -> None:
+        """Stop the worker threads and the event loop."""
+        self._server.task_dispatcher.shutdown(timeout=timeout)
+        self._in_loop(lambda: wasyncore.close_all(self._server._map))
+        self._thread.join(timeout)
+
+    def _close_idle_channels(self) -> None:
+        for channel in list(self._server.active_channels.values()):
+            if not channel.requests:
+                channel.close_when_flushed = True  # waitress closes it after sending
+
+    def _in_loop(self, action: Callable[[], None]) -> None:
+        """Run ``action`` in waitress's event-loop thread and wait for it."""
+        done = threading.Event()
+
+        def thunk() -> None:
+            try:
+                action()
+            finally:
+                done.set()
+
+        if not self._thread.is_alive():
+            thunk()
+            return
+        self._server.trigger.pull_trigger(thunk)
+        done.wait(5.0)
