@@ -7,10 +7,11 @@ returns, so a write the service acknowledged survives a restart.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import StaticPool
 
 from book.service import Book
@@ -85,6 +86,17 @@ class BookStore:
         """Raise if the database does not answer (for readiness)."""
         with self.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
+
+    def wait_until_up(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the database to answer (it may be starting too)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.ping()
+            except OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def get(self, book_id: str) -> Book | None:
         """The book with this id, or None."""

@@ -8,10 +8,11 @@ the method returns.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import StaticPool
 
 from user.service import User
@@ -67,6 +68,17 @@ class UserStore:
         """Raise if the database does not answer (for readiness)."""
         with self.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
+
+    def wait_until_up(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the database to answer (it may be starting too)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.ping()
+            except OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def add(self, user: User, password_hash: str) -> bool:
         """Insert an account; False if its email is taken."""
