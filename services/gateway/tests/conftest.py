@@ -1,7 +1,8 @@
-"""Fixtures for the gateway tests: a real gateway on a free port, configured per test."""
+"""Fixtures for the gateway tests: real gateways on free ports, in front of real backends."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -9,6 +10,7 @@ import pytest
 import requests
 from gateway.__main__ import Gateway, build
 from gateway.config import GatewayConfig
+from gateway.tests.backends import Backend, new_book_store, start_book, start_user
 
 from kitcore.app import App
 from kitcore.auth import JWTIssuer
@@ -75,3 +77,65 @@ def token_for() -> Callable[[str], str]:
     """Sign a token for a user id as the user service would."""
     issuer = JWTIssuer(DEFAULT_JWT_SECRET, issuer="kitcore-user", audience="kitcore", ttl=600)
     return issuer.issue
+
+
+@dataclass
+class Stack:
+    """A gateway in front of one user and two book instances, all in this process."""
+
+    gateway: RunningGateway
+    user: Backend
+    books: list[Backend]
+
+    def sign_up(self, name: str = "Ada") -> tuple[str, dict[str, str]]:
+        """A new user's id and the Authorization header of its token."""
+        email = f"{name.lower()}-{next(_serial)}@example.org"
+        created = self.gateway.request("POST", "/api/v1/users",
+                                       json={"name": name, "email": email, "password": PASSWORD})
+        assert created.status_code == 201, created.text
+        login = self.gateway.request("POST", "/api/v1/auth/login",
+                                     json={"email": email, "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        token = login.json()["access_token"]
+        return created.json()["user"]["id"], {"Authorization": f"Bearer {token}"}
+
+    def create_book(self, auth: dict[str, str], title: str = "Dune", stock: int = 3) -> str:
+        """A new book's id."""
+        created = self.gateway.request(
+            "POST", "/api/v1/books", headers=auth,
+            json={"title": title, "author": "Frank Herbert", "year": 1965, "stock": stock},
+        )
+        assert created.status_code == 201, created.text
+        return created.json()["book"]["id"]
+
+
+PASSWORD = "correct horse battery"
+_serial = itertools.count(1)
+
+
+@pytest.fixture
+def start_stack(start_gateway: Callable[..., RunningGateway]) -> Iterator[Callable[..., Stack]]:
+    """Start user-1, book-1 and book-2 (sharing one catalogue) and a gateway in front."""
+    backends: list[Backend] = []
+
+    def start(env: Mapping[str, str] | None = None) -> Stack:
+        store = new_book_store()
+        user = start_user("user-1")
+        books = [start_book("book-1", store), start_book("book-2", store)]
+        backends.extend([user, *books])
+        gateway = start_gateway({
+            "KIT_USER_ADDRS": user.http,
+            "KIT_BOOK_ADDRS": ",".join(book.grpc for book in books),
+            **(env or {}),
+        })
+        return Stack(gateway, user, books)
+
+    yield start
+    for backend in backends:
+        backend.stop()
+
+
+@pytest.fixture
+def stack(start_stack: Callable[..., Stack]) -> Stack:
+    """A gateway with healthy backends and default settings."""
+    return start_stack()
