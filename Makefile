@@ -20,7 +20,7 @@ export COMPOSE
 
 .DEFAULT_GOAL := help
 .PHONY: help venv proto system-deps test test-unit test-integration lint \
-        images up down clean logs ps new-service bench run-gateway
+        images up down clean logs ps new-service bench run-gateway run-book run-user
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -74,6 +74,13 @@ new-service: $(STAMP) ## copy the template service: make new-service NAME=invent
 
 run-gateway: proto ## run the gateway alone on :8080 (user at KIT_USER_ADDRS, book at KIT_BOOK_ADDRS)
 	$(PY) -m gateway
+
+# Ports beside a local gateway: it finds book's gRPC on :50051 and user's HTTP on :8081.
+run-book: proto ## run book alone: HTTP :8082, gRPC :50051, SQLite in ./book.db
+	KIT_HTTP_PORT=8082 KIT_GRPC_PORT=50051 $(PY) -m book
+
+run-user: proto ## run user alone: HTTP :8081, gRPC :50052, SQLite in ./user.db
+	KIT_HTTP_PORT=8081 KIT_GRPC_PORT=50052 $(PY) -m user
 
 bench: proto ## run the benchmarks and write bench/report
 	@scripts/bench.sh
