@@ -1,0 +1,188 @@
+"""Per-call cost of each kitcore middleware, and of a full server chain.
+
+Every row wraps the same bare endpoint and is timed in this one process with
+``timeit`` (best of several repeats), then reported in microseconds per call,
+as microseconds added to the bare call, and as a ratio to the bare call.
+
+    .venv/bin/python bench/bench_middleware.py [--repeat 5]
+
+Tracing rows put one span around the call, as the transport instrumentations
+do per request: "off" uses OpenTelemetry's no-op tracer (what kitcore runs
+when no OTLP endpoint is set); "on" uses the SDK with a BatchSpanProcessor
+and an in-memory exporter, so export cost off the request path is excluded.
+The Redis row runs only where ``redis-server`` is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import logging
+import os
+import platform
+import sys
+import timeit
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from kitcore import auth, circuitbreaker, errors, faults, log, metrics, ratelimit
+from kitcore.endpoint import Context, Endpoint, Middleware, chain, deadline_middleware
+
+SECRET = "bench-secret-long-enough-for-hs256-signing"
+
+
+def bare(ctx: Context, request: Any) -> Any:
+    """The endpoint every row wraps: does nothing."""
+    return request
+
+
+def span_middleware(tracer: trace.Tracer, name: str) -> Middleware:
+    """One span per call, the cost a traced transport adds per request."""
+
+    def wrap(next_endpoint: Endpoint) -> Endpoint:
+        def endpoint(ctx: Context, request: Any) -> Any:
+            with tracer.start_as_current_span(name, kind=trace.SpanKind.SERVER):
+                return next_endpoint(ctx, request)
+
+        return endpoint
+
+    return wrap
+
+
+def rejecting(endpoint: Endpoint) -> Endpoint:
+    """Call an endpoint that always raises RateLimited and swallow the error."""
+
+    def call(ctx: Context, request: Any) -> Any:
+        try:
+            return endpoint(ctx, request)
+        except errors.RateLimited:
+            return None
+
+    return call
+
+
+def rotating_key(keys: int) -> ratelimit.KeyFunc:
+    """Spread calls over ``keys`` budgets so a fast loop never runs out of one."""
+    cycle = itertools.cycle([f"client-{i}" for i in range(keys)])
+    return lambda ctx, request: next(cycle)
+
+
+def quiet_logger() -> logging.Logger:
+    """A logger writing kitcore's JSON lines to /dev/null (formatting is still paid)."""
+    logger = logging.getLogger("bench")
+    handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 (lives for the run)
+    handler.setFormatter(log.JSONFormatter("bench"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger
+
+
+@contextlib.contextmanager
+def redis_url() -> Iterator[str | None]:
+    """A throw-away redis-server's URL, or None where it is not installed."""
+    try:
+        from kitcore.testing.redis import RedisServer
+
+        server = RedisServer().start()
+    except (FileNotFoundError, TimeoutError):
+        yield None
+        return
+    try:
+        yield server.url
+    finally:
+        server.close()
+
+
+def rows(redis: str | None, memory: InMemorySpanExporter) -> list[tuple[str, Endpoint, Context]]:
+    """(label, endpoint, ctx) for every measurement."""
+    plain = Context.background()
+    verifier = auth.JWTVerifier(secret=SECRET)
+    bearer = plain.with_metadata(
+        {"authorization": "Bearer " + auth.JWTIssuer(SECRET, ttl=3600).issue("user-1")}
+    )
+    admit = ratelimit.Limiter("1000/second", name="bench-admit")
+    refuse = ratelimit.Limiter("1/hour", name="bench-refuse")
+    off = trace.NoOpTracerProvider().get_tracer("bench")
+    sdk = TracerProvider()
+    sdk.add_span_processor(BatchSpanProcessor(memory, max_queue_size=1 << 16))
+    on = sdk.get_tracer("bench")
+    logger = quiet_logger()
+    server_chain = chain(
+        log.middleware(logger, "get_book"),
+        metrics.middleware("bench", "get_book"),
+        deadline_middleware(5.0),
+        ratelimit.erroring(ratelimit.Limiter("1000/second", name="bench-chain"),
+                           key=rotating_key(1000)),
+        auth.jwt_middleware(verifier),
+        faults.middleware(faults.FaultSettings()),
+    )
+    table: list[tuple[str, Endpoint, Context]] = [
+        ("bare function", bare, plain),
+        ("deadline_middleware", deadline_middleware(5.0)(bare), plain),
+        ("circuit breaker (closed)", circuitbreaker.middleware("bench")(bare), plain),
+        ("rate limit erroring, memory, admitted",
+         ratelimit.erroring(admit, key=rotating_key(1000))(bare), plain),
+        ("rate limit erroring, memory, rejected",
+         rejecting(ratelimit.erroring(refuse)(bare)), plain),
+    ]
+    if redis:
+        limiter = ratelimit.Limiter("1000000/hour", redis, name="bench-redis")
+        table.append(("rate limit erroring, redis, admitted",
+                      ratelimit.erroring(limiter, key=rotating_key(1000))(bare), plain))
+    table += [
+        ("jwt verify (HS256)", auth.jwt_middleware(verifier)(bare), bearer),
+        ("faults (error 0, latency 0)", faults.middleware(faults.FaultSettings())(bare), plain),
+        ("tracing off (no-op span)", span_middleware(off, "get_book")(bare), plain),
+        ("tracing on (SDK span, in-memory)", span_middleware(on, "get_book")(bare), plain),
+        ("log middleware (JSON to /dev/null)", log.middleware(logger, "get_book")(bare), plain),
+        ("metrics middleware", metrics.middleware("bench", "get_book")(bare), plain),
+        ("server chain, tracing off", chain(span_middleware(off, "s"), server_chain)(bare),
+         bearer),
+        ("server chain, tracing on", chain(span_middleware(on, "s"), server_chain)(bare),
+         bearer),
+    ]
+    return table
+
+
+def measure(endpoint: Endpoint, ctx: Context, repeat: int, after: Callable[[], None]) -> float:
+    """Best microseconds per call over ``repeat`` timed runs of about 0.2 s each."""
+    timer = timeit.Timer(lambda: endpoint(ctx, "req"))
+    number, _ = timer.autorange()
+    best = float("inf")
+    for _ in range(repeat):
+        best = min(best, timer.timeit(number) / number)
+        after()
+    return best * 1e6
+
+
+def main() -> None:
+    """Measure every row and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per row (best kept)")
+    args = parser.parse_args()
+    logging.getLogger("kitcore").setLevel(logging.ERROR)
+    memory = InMemorySpanExporter()
+    with redis_url() as redis:
+        results = [
+            (label, measure(endpoint, ctx, args.repeat, memory.clear))
+            for label, endpoint, ctx in rows(redis, memory)
+        ]
+    base = results[0][1]
+    print(f"kitcore middleware cost per call (Python {platform.python_version()}, "
+          f"{platform.machine()}, best of {args.repeat})\n")
+    print(f"{'middleware':<40} {'us/call':>9} {'added us':>9} {'x bare':>8}")
+    print("-" * 69)
+    for label, micros in results:
+        print(f"{label:<40} {micros:>9.3f} {micros - base:>9.3f} {micros / base:>8.1f}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
