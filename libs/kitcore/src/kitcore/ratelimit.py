@@ -46,7 +46,11 @@ REJECTIONS = Counter(
 """Rejected calls per limiter name."""
 
 REMOTE_ADDRESS_KEYS = ("remote-addr", "x-forwarded-for")
-"""Metadata keys read, in order, for the caller's address (first hop of a list)."""
+"""Metadata keys read, in order, for the caller's address (first hop of a list).
+
+``remote-addr`` is meant to be set by the server transport from the socket's
+peer (after the headers, so a client cannot choose it); ``X-Forwarded-For`` is
+written by clients and proxies alike and is only a fallback."""
 
 _REDIS_OPTIONS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
 _log = logging.getLogger(__name__)
