@@ -249,10 +249,10 @@ class _HTTPServer:
         return not channels
 
     def close(self, timeout: float) -> None:
-        """Stop the worker threads and the event loop."""
-        self._server.task_dispatcher.shutdown(timeout=timeout)
+        """Stop the worker threads and the event loop, within about ``timeout`` seconds."""
+        self._server.task_dispatcher.shutdown(timeout=timeout / 2)
         self._in_loop(lambda: wasyncore.close_all(self._server._map))
-        self._thread.join(timeout)
+        self._thread.join(timeout / 2)
 
     def _close_idle_channels(self) -> None:
         for channel in list(self._server.active_channels.values()):
@@ -273,4 +273,4 @@ class _HTTPServer:
             thunk()
             return
         self._server.trigger.pull_trigger(thunk)
-        done.wait(5.0)
+        done.wait(1.0)
