@@ -67,7 +67,8 @@ def get_book(ctx: Context, request: dict) -> dict:
     if request["id"] == "slow":
         time.sleep(0.6)
     return {"id": request["id"], "remaining": ctx.remaining(), "traced": ctx.trace is not None,
-            "auth": ctx.metadata.get("authorization")}
+            "auth": ctx.metadata.get("authorization"),
+            "peer": ctx.metadata.get(http.REMOTE_ADDR_KEY)}
 
 
 def make_app(wrap=None) -> flask.Flask:
@@ -140,6 +141,11 @@ def test_client_sends_json_body_and_query(client):
 def test_headers_become_lower_case_metadata(server):
     response = requests.get(server.url + "/books/b1", headers={"Authorization": "Bearer x"})
     assert response.json()["auth"] == "Bearer x"
+
+
+def test_remote_addr_is_the_socket_peer_not_a_header(server):
+    response = requests.get(server.url + "/books/b1", headers={"Remote-Addr": "6.6.6.6"})
+    assert response.json()["peer"] == "127.0.0.1"
 
 
 # --- bad input: every kind is a 4xx JSON error, never a 500 -----------------

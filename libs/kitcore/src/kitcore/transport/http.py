@@ -17,6 +17,7 @@ from kitcore.transport.http_decode import (
     required_str,
 )
 from kitcore.transport.http_server import (
+    REMOTE_ADDR_KEY,
     TIMEOUT_HEADER,
     TRACE_ID_HEADER,
     context_from_request,
@@ -27,6 +28,7 @@ from kitcore.transport.http_server import (
 )
 
 __all__ = [
+    "REMOTE_ADDR_KEY",
     "TIMEOUT_HEADER",
     "TRACE_ID_HEADER",
     "ClientRequest",

@@ -44,6 +44,9 @@ TIMEOUT_HEADER = "X-Request-Timeout"
 TRACE_ID_HEADER = "X-Trace-Id"
 """Response header with the trace id of the request, when tracing is on."""
 
+REMOTE_ADDR_KEY = "remote-addr"
+"""Metadata key holding the address of the peer that sent the request."""
+
 UNMATCHED = "unmatched"
 """The endpoint label of requests that matched no route."""
 
@@ -121,8 +124,13 @@ def route(
 
 
 def context_from_request(request: flask.Request) -> Context:
-    """The Context of an HTTP request: headers, deadline, current trace context."""
+    """The Context of an HTTP request: headers, deadline, current trace context.
+
+    ``remote-addr`` holds the socket peer's address; it is set after the
+    headers, so a client cannot choose it by sending a header of that name.
+    """
     ctx = Context.background().with_metadata(dict(request.headers.items()))
+    ctx = ctx.with_metadata({REMOTE_ADDR_KEY: request.remote_addr or ""})
     timeout = request.headers.get(TIMEOUT_HEADER)
     if timeout is not None:
         ctx = ctx.with_timeout(_parse_timeout(timeout))
