@@ -178,6 +178,10 @@ def test_check_basic_auth(header, ok):
     assert auth.check_basic_auth(header, "admin", "s3cret") is ok
 
 
+def test_empty_configured_password_accepts_nobody():
+    assert auth.check_basic_auth(_basic("admin", ""), "admin", "") is False
+
+
 def test_basic_auth_middleware():
     endpoint = auth.basic_auth_middleware("admin", "s3cret")(lambda ctx, req: "in")
     good = Context.background().with_metadata({"Authorization": _basic("admin", "s3cret")})

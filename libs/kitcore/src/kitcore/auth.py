@@ -147,7 +147,13 @@ def jwt_middleware(verifier: JWTVerifier) -> Middleware:
 
 
 def check_basic_auth(header: str | None, user: str, password: str) -> bool:
-    """True when ``header`` is ``Basic base64(user:password)`` for these credentials."""
+    """True when ``header`` is ``Basic base64(user:password)`` for these credentials.
+
+    An empty configured password accepts nobody: admin routes stay closed
+    until a password is set.
+    """
+    if not password:
+        return False
     scheme, _, encoded = (header or "").strip().partition(" ")
     if scheme.lower() != "basic":
         return False
