@@ -246,6 +246,7 @@ def test_rate_limited_keeps_retry_after_and_headers(server, client):
     with pytest.raises(errors.RateLimited) as caught:
         get_book_endpoint(client)(Context.background(), "limited")
     assert caught.value.retry_after == 2
+    assert caught.value.headers["ratelimit-limit"] == "5"
 
 
 def test_internal_arrives_as_internal(client):

@@ -188,10 +188,16 @@ def error_class(kind: Kind) -> type[KitError]:
     return _BY_KIND[kind]
 
 
-def from_code(code: str, message: str = "", *, retry_after: float | None = None) -> KitError:
+def from_code(
+    code: str,
+    message: str = "",
+    *,
+    retry_after: float | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> KitError:
     """Rebuild an error from its JSON ``code`` (unknown codes become INTERNAL)."""
     kind = _BY_CODE.get(code, Kind.INTERNAL)
-    return _BY_KIND[kind](message, retry_after=retry_after)
+    return _BY_KIND[kind](message, retry_after=retry_after, headers=headers)
 
 
 def from_http_status(status: int, message: str = "") -> KitError:

@@ -133,6 +133,9 @@ class HTTPClient:
             raise Unavailable(f"{method} {url}: {exc}") from exc
 
 
+_ERROR_HEADER_PREFIXES = ("ratelimit-", "www-authenticate")
+
+
 def error_from_response(response: requests.Response) -> KitError:
     """The KitError an error response stands for: its ``code``, else its status."""
     retry_after = _retry_after(response.headers.get("Retry-After"))
@@ -141,7 +144,16 @@ def error_from_response(response: requests.Response) -> KitError:
         code, message = str(error["code"]), str(error.get("message", ""))
     except (ValueError, KeyError, TypeError):
         return _error_from_status(response.status_code, response.reason or "")
-    return from_code(code, message, retry_after=retry_after)
+    return from_code(code, message, retry_after=retry_after, headers=_error_headers(response))
+
+
+def _error_headers(response: requests.Response) -> dict[str, str]:
+    """The response headers that describe an error (rate-limit state, auth challenge)."""
+    return {
+        name.lower(): value
+        for name, value in response.headers.items()
+        if name.lower().startswith(_ERROR_HEADER_PREFIXES)
+    }
 
 
 def _error_from_status(status: int, reason: str) -> KitError:
