@@ -48,37 +48,37 @@ def add_to_server(server: grpc.Server, endpoints: Set) -> None:
 
 
 def decode_get_book(msg: book_pb2.GetBookRequest) -> GetBookRequest:
-    """GetBook."""
+    """The endpoint request of a GetBook call."""
     return GetBookRequest(msg.id)
 
 
 def decode_get_books(msg: book_pb2.GetBooksRequest) -> GetBooksRequest:
-    """GetBooks."""
+    """The endpoint request of a GetBooks call."""
     return GetBooksRequest(list(msg.ids))
 
 
 def decode_list_books(msg: book_pb2.ListBooksRequest) -> ListBooksRequest:
-    """ListBooks; zero page and page_size mean "the first" and "the default"."""
+    """The endpoint request of a ListBooks call (page 0: the first, page_size 0: the default)."""
     return ListBooksRequest(msg.author, msg.page or 1, msg.page_size or PAGE_SIZE_DEFAULT)
 
 
 def decode_create_book(msg: book_pb2.CreateBookRequest) -> CreateBookRequest:
-    """CreateBook."""
+    """The endpoint request of a CreateBook call."""
     return CreateBookRequest(msg.title, msg.author, msg.year, msg.stock)
 
 
 def decode_update_stock(msg: book_pb2.UpdateStockRequest) -> UpdateStockRequest:
-    """UpdateStock."""
+    """The endpoint request of an UpdateStock call."""
     return UpdateStockRequest(msg.id, msg.delta)
 
 
 def encode_book_reply(reply: BookReply) -> book_pb2.BookReply:
-    """BookReply."""
+    """The BookReply message of an endpoint reply."""
     return book_pb2.BookReply(book=_book(reply.book), served_by=reply.served_by)
 
 
 def encode_books_reply(reply: BooksReply) -> book_pb2.BooksReply:
-    """BooksReply; next_page 0 means there is none."""
+    """The BooksReply message of an endpoint reply; next_page 0 means none."""
     return book_pb2.BooksReply(items=[_book(book) for book in reply.items],
                                next_page=reply.next_page or 0, served_by=reply.served_by)
 

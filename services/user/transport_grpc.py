@@ -45,43 +45,43 @@ def add_to_server(server: grpc.Server, endpoints: Set) -> None:
 
 
 def decode_create_user(msg: user_pb2.CreateUserRequest) -> CreateUserRequest:
-    """CreateUser."""
+    """The endpoint request of a CreateUser call."""
     return CreateUserRequest(msg.name, msg.email, msg.password)
 
 
 def decode_get_user(msg: user_pb2.GetUserRequest) -> GetUserRequest:
-    """GetUser."""
+    """The endpoint request of a GetUser call."""
     return GetUserRequest(msg.id)
 
 
 def decode_login(msg: user_pb2.LoginRequest) -> LoginRequest:
-    """Login."""
+    """The endpoint request of a Login call."""
     return LoginRequest(msg.email, msg.password)
 
 
 def decode_get_shelf(msg: user_pb2.GetShelfRequest) -> GetShelfRequest:
-    """GetShelf."""
+    """The endpoint request of a GetShelf call."""
     return GetShelfRequest(msg.user_id)
 
 
 def decode_add_to_shelf(msg: user_pb2.AddToShelfRequest) -> AddToShelfRequest:
-    """AddToShelf."""
+    """The endpoint request of an AddToShelf call."""
     return AddToShelfRequest(msg.user_id, msg.book_id)
 
 
 def encode_user_reply(reply: UserReply) -> user_pb2.UserReply:
-    """UserReply."""
+    """The UserReply message of an endpoint reply."""
     user = user_pb2.User(id=reply.user.id, name=reply.user.name, email=reply.user.email)
     return user_pb2.UserReply(user=user, served_by=reply.served_by)
 
 
 def encode_login_reply(reply: LoginReply) -> user_pb2.LoginReply:
-    """LoginReply."""
+    """The LoginReply message of an endpoint reply."""
     return user_pb2.LoginReply(access_token=reply.access_token, token_type=reply.token_type,
                                expires_in=reply.expires_in, served_by=reply.served_by)
 
 
 def encode_shelf_reply(reply: ShelfReply) -> user_pb2.ShelfReply:
-    """ShelfReply."""
+    """The ShelfReply message of an endpoint reply."""
     return user_pb2.ShelfReply(user_id=reply.user_id, book_ids=reply.book_ids,
                                served_by=reply.served_by)
