@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -107,3 +109,37 @@ def test_the_fault_knobs_turn_at_the_admin_route(tmp_path: Path) -> None:
         assert requests.get(f"{server.url}/books", timeout=5).status_code == 200
     finally:
         server.close()
+
+
+class _TraceSink(http.server.BaseHTTPRequestHandler):
+    """Stands in for an OTLP collector: keeps the bodies POSTed to it."""
+
+    bodies: list[bytes] = []
+
+    def do_POST(self) -> None:
+        self.bodies.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_with_an_otlp_endpoint_it_traces_both_transports(tmp_path: Path) -> None:
+    sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TraceSink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{sink.server_address[1]}"
+    server = BookProcess("", tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint)
+    try:
+        server.start()
+        response = requests.get(f"{server.url}/books/{DEMO_BOOKS[0].id}", timeout=5)
+        assert len(response.headers["X-Trace-Id"]) == 32
+        with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+            stub = book_pb2_grpc.BookServiceStub(channel)
+            stub.GetBook(book_pb2.GetBookRequest(id=DEMO_BOOKS[0].id), timeout=5)
+        server.stop()  # spans still batched are flushed on exit
+    finally:
+        server.close()
+        sink.shutdown()
+    exported = b"".join(_TraceSink.bodies)
+    assert b"book" in exported and b"GetBook" in exported and b"/books/" in exported
