@@ -1,0 +1,185 @@
+"""The Python servers of the transport benchmark, one per process.
+
+    python bench/transport_servers.py KIND PORT [--otlp URL]
+
+Every KIND answers the same lookup (:mod:`catalogue`), ``GET /books/<id>`` over
+HTTP or ``BookService.GetBook`` over gRPC:
+
+- ``flask``: a bare Flask route on waitress with kitcore.app's thread count;
+- ``kitcore-http``: a kitcore endpoint behind ``kitcore.transport.http.route``
+  with the server chain the book service uses (metrics, log, faults off,
+  deadline), run by :class:`kitcore.app.App` (waitress, JSON log lines);
+- ``grpc-bare``: a generated servicer on ``grpc.server`` with 16 threads;
+- ``kitcore-grpc``: the same endpoint and chain behind
+  ``kitcore.transport.grpc.Handler`` on ``kitcore.app.App``'s gRPC server;
+- ``kitcore-http-traced`` / ``kitcore-grpc-traced``: as above with
+  ``kitcore.tracing`` on, every request sampled, spans exported over OTLP to
+  ``--otlp`` (see :mod:`otlp_sink`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from concurrent import futures
+from typing import Any
+
+import flask
+import grpc
+import waitress
+from catalogue import book_reply
+
+from kitcore import errors, faults, log, metrics, tracing
+from kitcore.app import HTTP_THREADS, App
+from kitcore.config import KitConfig
+from kitcore.endpoint import Context, Endpoint, chain, deadline_middleware
+from kitcore.transport import http
+from kitcore.transport.grpc import Handler
+from protos import book_pb2, book_pb2_grpc
+
+SERVICE = "bench"
+GRPC_THREADS = 16
+"""Worker threads of both gRPC servers (kitcore.transport.grpc.new_server's default)."""
+
+
+# --- the kitcore side: endpoint, chain, transports ----------------------------------
+
+
+def get_book(ctx: Context, book_id: str) -> dict[str, Any]:
+    """The endpoint: the book's reply, or NotFound."""
+    reply = book_reply(book_id)
+    if reply is None:
+        raise errors.NotFound(f"no book {book_id}")
+    return reply
+
+
+def server_chain(endpoint: Endpoint, name: str) -> Endpoint:
+    """``endpoint`` in the middlewares the book service wraps each of its endpoints in."""
+    return chain(
+        metrics.middleware(SERVICE, name),
+        log.middleware(logging.getLogger(SERVICE), name),
+        faults.middleware(faults.FaultSettings()),
+        deadline_middleware(5.0),
+    )(endpoint)
+
+
+def kitcore_config(http_port: int, grpc_port: int) -> KitConfig:
+    """The App's config: one port, no etcd (tracing is set up apart, from ``--otlp``)."""
+    environ = {
+        "KIT_INSTANCE_ID": SERVICE,
+        "KIT_HTTP_PORT": str(http_port),
+        "KIT_GRPC_PORT": str(grpc_port),
+        "KIT_ADVERTISE_HOST": "127.0.0.1",
+        "KIT_SHUTDOWN_GRACE": "1",
+    }
+    return KitConfig.from_env(SERVICE, environ)
+
+
+def setup_tracing(otlp: str) -> None:
+    """Trace every request to ``otlp`` (before any server exists: grpc is patched)."""
+    environ = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp, "OTEL_TRACES_SAMPLER": "always_on"}
+    if tracing.setup(SERVICE, environ=environ) is None:
+        raise SystemExit("tracing did not start")
+    tracing.instrument_grpc_server()
+
+
+def run_kitcore_http(port: int, otlp: str) -> None:
+    """kitcore.transport.http on kitcore.app.App."""
+    if otlp:
+        setup_tracing(otlp)
+    app = http.new_app(SERVICE, served_by=SERVICE)
+    tracing.instrument_flask(app)
+    metrics.metrics_route(app)
+    http.route(app, "/books/<book_id>", ["GET"], server_chain(get_book, "get_book"),
+               lambda request, path: path["book_id"], name="get_book")
+    App(kitcore_config(port, 0), http_app=app).run()
+
+
+def run_kitcore_grpc(port: int, otlp: str) -> None:
+    """kitcore.transport.grpc.Handler on kitcore.app.App's gRPC server."""
+    if otlp:
+        setup_tracing(otlp)
+    handler = Handler(
+        server_chain(get_book, "GetBook"),
+        lambda message: message.id,
+        lambda reply: book_pb2.BookReply(book=book_pb2.Book(**reply["book"]),
+                                         served_by=reply["served_by"]),
+        name="GetBook",
+    )
+
+    class Servicer(book_pb2_grpc.BookServiceServicer):
+        GetBook = handler
+
+    def register(server: grpc.Server) -> None:
+        book_pb2_grpc.add_BookServiceServicer_to_server(Servicer(), server)
+
+    App(kitcore_config(0, port), grpc_register=register).run()
+
+
+# --- the bare side ------------------------------------------------------------------
+
+
+def run_flask(port: int) -> None:
+    """A bare Flask route on waitress, as many threads as kitcore.app gives waitress."""
+    app = flask.Flask(SERVICE)
+
+    @app.get("/books/<book_id>")
+    def get(book_id: str) -> Any:
+        reply = book_reply(book_id)
+        if reply is None:
+            return flask.jsonify({"error": {"code": "not_found", "message": "no book"}}), 404
+        return flask.jsonify(reply)
+
+    waitress.serve(app, host="127.0.0.1", port=port, threads=HTTP_THREADS, _quiet=True)
+
+
+class BareBookServicer(book_pb2_grpc.BookServiceServicer):
+    """GetBook written straight against grpcio."""
+
+    def GetBook(self, request: book_pb2.GetBookRequest, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        """The book, or NOT_FOUND."""
+        reply = book_reply(request.id)
+        if reply is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, "no book")
+        return book_pb2.BookReply(book=book_pb2.Book(**reply["book"]),
+                                  served_by=reply["served_by"])
+
+
+def run_grpc_bare(port: int) -> None:
+    """A generated servicer on a plain grpc.server, until SIGTERM."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=GRPC_THREADS))
+    book_pb2_grpc.add_BookServiceServicer_to_server(BareBookServicer(), server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    signal.signal(signal.SIGTERM, lambda signum, frame: server.stop(0))
+    server.wait_for_termination()
+
+
+KINDS = {
+    "flask": lambda port, otlp: run_flask(port),
+    "kitcore-http": run_kitcore_http,
+    "kitcore-http-traced": run_kitcore_http,
+    "grpc-bare": lambda port, otlp: run_grpc_bare(port),
+    "kitcore-grpc": run_kitcore_grpc,
+    "kitcore-grpc-traced": run_kitcore_grpc,
+}
+"""Server kinds by name."""
+
+
+def main(argv: list[str]) -> None:
+    """Serve one KIND on PORT until SIGTERM."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("kind", choices=sorted(KINDS))
+    parser.add_argument("port", type=int)
+    parser.add_argument("--otlp", default="", help="OTLP/HTTP traces URL (the *-traced kinds)")
+    args = parser.parse_args(argv)
+    if args.kind.endswith("-traced") and not args.otlp:
+        parser.error(f"{args.kind} needs --otlp")
+    otlp = args.otlp if args.kind.endswith("-traced") else ""
+    KINDS[args.kind](args.port, otlp)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
