@@ -45,12 +45,14 @@ class Backend:
         self.app.stop()
 
 
-def _config(service: str, instance_id: str) -> KitConfig:
+def _config(service: str, instance_id: str, etcd: str) -> KitConfig:
     return KitConfig.from_env(service, {
         "KIT_INSTANCE_ID": instance_id,
         "KIT_HTTP_PORT": str(free_port()),
         "KIT_GRPC_PORT": str(free_port()),
         "KIT_ADVERTISE_HOST": "127.0.0.1",
+        "KIT_ETCD_ENDPOINTS": etcd,
+        "KIT_REGISTER_TTL": "2",
         "KIT_SHUTDOWN_GRACE": "1",
     })
 
@@ -62,9 +64,9 @@ def new_book_store() -> BookStore:
     return store
 
 
-def start_book(instance_id: str, store: BookStore) -> Backend:
-    """A book instance over ``store``."""
-    config = _config("book", instance_id)
+def start_book(instance_id: str, store: BookStore, etcd: str = "") -> Backend:
+    """A book instance over ``store``, registered in ``etcd`` ("host:port") if given."""
+    config = _config("book", instance_id, etcd)
     knobs = faults.FaultSettings()
     endpoints = new_book_set(Catalogue(store, instance_id), knobs, config.request_timeout)
     app = App(config, http_app=make_book_app(endpoints, instance_id),
@@ -72,9 +74,10 @@ def start_book(instance_id: str, store: BookStore) -> Backend:
     return Backend(instance_id, app, knobs, config.http_address, config.grpc_address)
 
 
-def start_user(instance_id: str) -> Backend:
-    """A user instance with its own store in memory, signing tokens as in the stack."""
-    config = _config("user", instance_id)
+def start_user(instance_id: str, etcd: str = "") -> Backend:
+    """A user instance with its own store in memory, signing tokens as in the stack,
+    registered in ``etcd`` ("host:port") if given."""
+    config = _config("user", instance_id, etcd)
     store = UserStore(connect_users("sqlite://"))
     store.create_schema()
     issuer = JWTIssuer(DEFAULT_JWT_SECRET, "HS256", issuer="kitcore-user", audience="kitcore")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 import requests
+from book.store import BookStore
 from gateway.__main__ import Gateway, build
 from gateway.config import GatewayConfig
 from gateway.tests.backends import Backend, new_book_store, start_book, start_user
@@ -86,6 +87,7 @@ class Stack:
     gateway: RunningGateway
     user: Backend
     books: list[Backend]
+    book_store: BookStore
 
     def sign_up(self, name: str = "Ada") -> tuple[str, dict[str, str]]:
         """A new user's id and the Authorization header of its token."""
@@ -118,17 +120,19 @@ def start_stack(start_gateway: Callable[..., RunningGateway]) -> Iterator[Callab
     """Start user-1, book-1 and book-2 (sharing one catalogue) and a gateway in front."""
     backends: list[Backend] = []
 
-    def start(env: Mapping[str, str] | None = None) -> Stack:
+    def start(env: Mapping[str, str] | None = None, *, etcd: str = "") -> Stack:
+        """With ``etcd`` ("host:port"), backends register there and the gateway
+        finds them there only; else the gateway gets their addresses."""
         store = new_book_store()
-        user = start_user("user-1")
-        books = [start_book("book-1", store), start_book("book-2", store)]
+        user = start_user("user-1", etcd)
+        books = [start_book("book-1", store, etcd), start_book("book-2", store, etcd)]
         backends.extend([user, *books])
-        gateway = start_gateway({
+        where = {"KIT_ETCD_ENDPOINTS": etcd} if etcd else {
             "KIT_USER_ADDRS": user.http,
             "KIT_BOOK_ADDRS": ",".join(book.grpc for book in books),
-            **(env or {}),
-        })
-        return Stack(gateway, user, books)
+        }
+        gateway = start_gateway({**where, **(env or {})})
+        return Stack(gateway, user, books, store)
 
     yield start
     for backend in backends:
