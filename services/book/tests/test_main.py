@@ -143,3 +143,21 @@ def test_with_an_otlp_endpoint_it_traces_both_transports(tmp_path: Path) -> None
         sink.shutdown()
     exported = b"".join(_TraceSink.bodies)
     assert b"book" in exported and b"GetBook" in exported and b"/books/" in exported
+
+
+def test_not_ready_while_the_database_is_away(postgres, tmp_path: Path) -> None:
+    url = postgres.create_database("book_readyz")
+    server = BookProcess(url, tmp_path)
+    try:
+        server.start()
+        assert requests.get(f"{server.url}/readyz", timeout=5).status_code == 200
+        postgres.stop()
+        away = requests.get(f"{server.url}/readyz", timeout=10)
+        assert away.status_code == 503 and "database" in away.json()["error"]["message"]
+        assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200  # alive
+    finally:
+        postgres.start()
+    try:
+        assert requests.get(f"{server.url}/readyz", timeout=10).status_code == 200
+    finally:
+        server.close()
