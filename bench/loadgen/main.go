@@ -10,7 +10,8 @@
 // have been answered, and its latency is measured from that intended time, so
 // a server that stalls is charged for every request that waited behind the
 // stall (no coordinated omission). URLs (each with its own headers, as
-// "URL<TAB>Header: value<TAB>...") are used in turn.
+// "URL<TAB>Header: value<TAB>...") are used in turn. A 2xx answer whose body
+// holds the -bad-body text (a degraded answer, say) counts as failed.
 //
 // Built offline from Debian's packages in GOPATH mode (see scripts/bench.sh).
 package main
@@ -97,6 +98,7 @@ func runHTTP(args []string) Result {
 	timeout := fs.Duration("timeout", 10*time.Second, "per-request timeout")
 	grace := fs.Duration("grace", 10*time.Second, "how long to wait for late answers")
 	urlFile := fs.String("url-file", "", "file of targets, one per line: URL<TAB>Header: v...")
+	badBody := fs.String("bad-body", "", "a 2xx answer whose body holds this counts as failed")
 	var urls, headers listFlag
 	fs.Var(&urls, "url", "target URL (repeatable)")
 	fs.Var(&headers, "header", "header for every -url, 'Name: value' (repeatable)")
@@ -125,7 +127,7 @@ func runHTTP(args []string) Result {
 			defer wg.Done()
 			for i := range due {
 				intended := start.Add(time.Duration(i) * interval)
-				outcome := doHTTP(client, targets[i%len(targets)])
+				outcome := doHTTP(client, targets[i%len(targets)], *badBody)
 				mu.Lock()
 				samples[i] = sample{time.Since(intended), outcome}
 				done[i] = true
@@ -165,7 +167,7 @@ func runHTTP(args []string) Result {
 	return r
 }
 
-func doHTTP(client *http.Client, t target) string {
+func doHTTP(client *http.Client, t target, badBody string) string {
 	req, err := http.NewRequest(http.MethodGet, t.url, nil)
 	if err != nil {
 		return "bad request: " + err.Error()
@@ -178,10 +180,16 @@ func doHTTP(client *http.Client, t target) string {
 		}
 		return "connection error"
 	}
-	io.Copy(io.Discard, resp.Body)
+	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		return "read error"
+	}
 	if resp.StatusCode >= 400 {
 		return fmt.Sprintf("status %d", resp.StatusCode)
+	}
+	if badBody != "" && strings.Contains(string(body), badBody) {
+		return "bad body"
 	}
 	return ""
 }
