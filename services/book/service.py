@@ -157,7 +157,7 @@ class Catalogue:
         page = _check_int(request.page, "page", 1, 1_000_000)
         size = _check_int(request.page_size, "page_size", 1, PAGE_SIZE_MAX)
         # Ask for one row more than a page: if it comes, there is a next page.
-        rows = self._store.list(author, offset=(page - 1) * size, limit=size + 1)
+        rows = self._store.page(author, offset=(page - 1) * size, limit=size + 1)
         next_page = page + 1 if len(rows) > size else None
         return BooksReply(rows[:size], next_page, self._served_by)
 

@@ -112,7 +112,7 @@ class BookStore:
             rows = conn.execute(sa.select(books).where(books.c.id.in_(ids))).all()
         return [_book(row) for row in rows]
 
-    def list(self, author: str, *, offset: int, limit: int) -> list[Book]:
+    def page(self, author: str, *, offset: int, limit: int) -> list[Book]:
         """Books ordered by title (then id), by ``author`` if given (any letter case)."""
         query = sa.select(books).order_by(books.c.title, books.c.id).offset(offset).limit(limit)
         if author:

@@ -58,7 +58,7 @@ def test_injected_faults_fail_calls_before_anything_is_written(
     knobs.update(error_rate=1.0)
     with pytest.raises(Unavailable, match="injected fault"):
         endpoints.create_book(Context(), DUNE)
-    assert store.list("", offset=0, limit=10) == []
+    assert store.page("", offset=0, limit=10) == []
     knobs.update(error_rate=0.0)
     assert endpoints.create_book(Context(), DUNE).book.stock == 3
 
@@ -69,7 +69,7 @@ def test_a_call_whose_deadline_passed_is_refused_and_writes_nothing(
     late = Context().with_deadline(time.monotonic() - 1)
     with pytest.raises(DeadlineExceeded):
         endpoints.create_book(late, DUNE)
-    assert store.list("", offset=0, limit=10) == []
+    assert store.page("", offset=0, limit=10) == []
 
 
 def test_injected_latency_stops_at_the_deadline(endpoints: Set, knobs: FaultSettings) -> None:

@@ -72,7 +72,7 @@ def test_create_rejects_each_bad_field_and_writes_nothing(
     fields[field] = value
     with pytest.raises(InvalidArgument, match=message):
         catalogue.create_book(CreateBookRequest(**fields))
-    assert store.list("", offset=0, limit=10) == []
+    assert store.page("", offset=0, limit=10) == []
 
 
 def test_stock_moves_both_ways(catalogue: Catalogue) -> None:

@@ -39,7 +39,7 @@ def test_seeding_is_idempotent_and_never_resets_a_demo_book(database_url: str) -
     store.seed()
     store.create_schema()
     assert store.get(first.id).stock == first.stock + 10
-    assert len(store.list("", offset=0, limit=100)) == len(DEMO_BOOKS)
+    assert len(store.page("", offset=0, limit=100)) == len(DEMO_BOOKS)
     store.engine.dispose()
 
 
@@ -106,5 +106,5 @@ def test_replicas_starting_at_once_on_one_database_all_come_up(postgres) -> None
         url = postgres.create_database(f"race_{uuid.uuid4().hex[:12]}")
         assert _start_replicas_at_once(url, 3) == [], f"attempt {attempt}"
         check = BookStore(connect(url))
-        assert len(check.list("", offset=0, limit=100)) == len(DEMO_BOOKS)
+        assert len(check.page("", offset=0, limit=100)) == len(DEMO_BOOKS)
         check.engine.dispose()

@@ -110,7 +110,7 @@ def test_bad_requests_get_the_status_of_their_kind(
 ) -> None:
     status, details, _ = _status(getattr(stub, method), request_)
     assert status.name == code and message in details
-    assert store.list("", offset=0, limit=10) == []
+    assert store.page("", offset=0, limit=10) == []
 
 
 def test_bytes_that_are_no_message_are_invalid_argument(channel: grpc.Channel) -> None:
