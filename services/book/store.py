@@ -116,7 +116,7 @@ class BookStore:
         """Books ordered by title (then id), by ``author`` if given (any letter case)."""
         query = sa.select(books).order_by(books.c.title, books.c.id).offset(offset).limit(limit)
         if author:
-            query = query.where(sa.func.lower(books.c.author) == author.lower())
+            query = query.where(sa.func.lower(books.c.author) == sa.func.lower(author))
         with self.engine.connect() as conn:
             return [_book(row) for row in conn.execute(query).all()]
 
