@@ -1,0 +1,329 @@
+"""Write the benchmark report from one run's results.
+
+    python bench/report.py [--results build/bench/results] [--out bench/report]
+
+Reads what the benchmarks of the run wrote (``transport.json``,
+``middleware.txt``, ``stack.json``, ``profile.json``; any may be missing) and
+writes ``results.json`` (all figures), ``REPORT.md`` (tables, targets met or
+not) and ``latency.png`` (the latency plot).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import harness
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402 (after choosing the backend)
+
+_ROW = re.compile(r"^(?P<label>\S.*?)\s+(?P<us>[\d.]+)\s+(?P<added>-?[\d.]+)\s+(?P<x>[\d.]+)$")
+HTTP_ORDER = ["flask", "kitcore-http", "kitcore-http-traced", "net/http", "gokit"]
+GRPC_ORDER = ["grpc-bare", "kitcore-grpc", "kitcore-grpc-traced"]
+
+
+def load_results(folder: Path) -> dict[str, Any]:
+    """Every result the run left in ``folder``."""
+    results: dict[str, Any] = {}
+    for name in ("transport", "stack", "profile"):
+        path = folder / f"{name}.json"
+        if path.exists():
+            results[name] = json.loads(path.read_text())
+    text = folder / "middleware.txt"
+    if text.exists():
+        results["middleware"] = parse_middleware(text.read_text())
+    return results
+
+
+def parse_middleware(text: str) -> dict[str, Any]:
+    """bench_middleware.py's table as rows of label, us/call, added us, x bare."""
+    lines = text.splitlines()
+    rows = []
+    for line in lines:
+        match = _ROW.match(line.strip())
+        if match:
+            rows.append({"label": match["label"], "us_per_call": float(match["us"]),
+                         "added_us": float(match["added"]), "x_bare": float(match["x"])})
+    return {"title": lines[0] if lines else "", "rows": rows}
+
+
+# --- targets ------------------------------------------------------------------------
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target the project sets, the figure measured, and whether it is met."""
+    rows = []
+    comparisons = {c["subject"]: c for c in results.get("transport", {}).get("comparisons", [])}
+    for subject, what in (("kitcore-http", "server chain over bare Flask (HTTP)"),
+                          ("kitcore-grpc", "server chain over bare grpcio (gRPC)"),
+                          ("kitcore-http-traced", "tracing on, all sampled (HTTP endpoint)"),
+                          ("kitcore-grpc-traced", "tracing on, all sampled (gRPC endpoint)")):
+        c = comparisons.get(subject)
+        if c:
+            rows.append({"target": f"{what}: at most 10 % of throughput",
+                         "figure": f"{c['throughput_cost']:.0%} of throughput lost "
+                                   f"(ratio {c['throughput_ratio']:.2f})",
+                         "met": c["target_met"]})
+    summary = results.get("stack", {}).get("summary")
+    if summary:
+        if "tracing_cost" in summary:
+            rows.append({"target": "tracing on, all sampled (through the stack): at most 10 %",
+                         "figure": f"{summary['tracing_cost']:.0%} of the gateway's "
+                                   f"closed-loop throughput",
+                         "met": summary["tracing_target_met"]})
+        at = summary.get("gateway_at_target_rate")
+        if at:
+            rows.append({"target": "gateway shelf route: 1,000 req/s at p99 < 50 ms, open loop",
+                         "figure": f"at 1,000/s offered: p99 {at['latency_ms'].get('p99')} ms, "
+                                   f"{at['failed_fraction']:.1%} failed, "
+                                   f"{at['throughput_rps']:.0f}/s answered; best rate meeting "
+                                   f"it: {summary['gateway_best_rate_meeting_p99'] or 'none'}",
+                         "met": summary["target_rate_met"]})
+        rows.append({"target": "whole stack idle under 1 GiB",
+                     "figure": f"{summary['memory_idle_mib']:.0f} MiB",
+                     "met": summary["memory_target_met_idle"]})
+        if "memory_under_load_mib" in summary:
+            rows.append({"target": "whole stack under that load under 1 GiB",
+                         "figure": f"{summary['memory_under_load_mib']:.0f} MiB",
+                         "met": summary["memory_target_met_under_load"]})
+    return rows
+
+
+# --- markdown -----------------------------------------------------------------------
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _yes(met: bool | None) -> str:
+    return "n/a" if met is None else ("**met**" if met else "**missed**")
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """REPORT.md."""
+    parts = ["# Benchmark report", "",
+             "Written by `make bench` (scripts/bench.sh) from one run; every ratio compares "
+             "figures measured in that same run. Raw figures: `results.json`; plot: "
+             "`latency.png`.", ""]
+    parts += _machine_md(results)
+    parts += ["## Targets", "",
+              _table(["target", "measured", "verdict"],
+                     [[t["target"], t["figure"], _yes(t["met"])] for t in results["targets"]]),
+              ""]
+    if "transport" in results:
+        parts += _transport_md(results["transport"])
+    if "middleware" in results:
+        parts += _middleware_md(results["middleware"])
+    stack = results.get("stack")
+    if stack and "skipped" not in stack:
+        parts += _stack_md(stack)
+    elif stack:
+        parts += ["## Through the stack", "", f"Skipped: {stack['skipped']}.", ""]
+    if "profile" in results:
+        parts += _profile_md(results["profile"])
+    return "\n".join(parts) + "\n"
+
+
+def _machine_md(results: dict[str, Any]) -> list[str]:
+    transport = results.get("transport", {})
+    m = transport.get("machine_before") or results.get("stack", {}).get("machine_before")
+    if not m:
+        return []
+    lines = ["## Machine", "",
+             f"{m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB, Linux "
+             f"{m['kernel']}, Python {m['python']}, {m['go']}, {m['wrk']}. The load "
+             "generator runs on the same machine. Load average at the start: "
+             f"{', '.join(str(v) for v in m['loadavg'])}; busiest processes then: "
+             f"{'; '.join(m['top_processes'][:4])}.", ""]
+    if transport:
+        busy = transport.get("cpu_busy_during_run", [])
+        s = transport["settings"]
+        lines += [f"Transport runs: every server pinned to CPU {s['server_cpu']}, the load "
+                  f"generator (and the trace sink) to CPU {s['load_cpu']}; {s['rounds']} rounds"
+                  f" of {s['seconds_per_measurement']} s per server, order rotating each round; "
+                  f"CPU busy during the run: {', '.join(f'{b:.0%}' for b in busy)} "
+                  "(this benchmark's own processes included).", ""]
+    return lines
+
+
+def _transport_md(t: dict[str, Any]) -> list[str]:
+    s = t["settings"]
+    rows = []
+    for name in HTTP_ORDER + GRPC_ORDER:
+        if name in t["summary"]:
+            v = t["summary"][name]
+            rows.append([name, "HTTP" if name in HTTP_ORDER else "gRPC",
+                         f"{v['throughput_rps']:,.0f}", f"{v['p50_ms']:.2f}",
+                         f"{v['p99_ms']:.2f}", f"{v['cpu_us_per_request']:.0f}", v["errors"]])
+    comps = [[c["label"], f"{c['throughput_ratio']:.2f}", f"{c['throughput_cost']:.0%}",
+              ", ".join(f"{r:.2f}" for r in c["throughput_ratios_by_round"]),
+              f"{c['cpu_per_request_ratio']:.2f}",
+              "-" if c["target_max_cost"] is None else f"<= {c['target_max_cost']:.0%}",
+              _yes(c["target_met"])] for c in t["comparisons"]]
+    return [
+        "## Transport cost (closed loop, one CPU per server)", "",
+        f"HTTP: {s['http_load']}, `GET /books/book-042`. gRPC: {s['grpc_load']}, "
+        "`BookService.GetBook`. Python servers on waitress (8 threads) or grpcio (16 threads); "
+        "kitcore's endpoint has the book service's chain (metrics, JSON log line, faults off, "
+        "deadline) and runs under kitcore.app; Go kit's has the same chain (Prometheus, "
+        "JSON log line, deadline). Medians over the rounds.", "",
+        _table(["server", "transport", "req/s", "p50 ms", "p99 ms", "CPU us/req", "errors"],
+               rows), "",
+        _table(["comparison", "throughput ratio", "cost", "by round", "CPU/req ratio",
+                "target", "verdict"], comps), "",
+        "The CPU-per-request ratio is the server's own CPU time per answered request; it "
+        "moves far less than throughput when other work shares the machine.", ""]
+
+
+def _middleware_md(m: dict[str, Any]) -> list[str]:
+    rows = [[r["label"], f"{r['us_per_call']:.2f}", f"{r['added_us']:.2f}",
+             f"{r['x_bare']:.0f}"] for r in m["rows"]]
+    return ["## Middleware cost per call (bench/bench_middleware.py)", "", m["title"], "",
+            _table(["middleware", "us/call", "added us", "x bare"], rows), ""]
+
+
+def _step_row(label: str, s: dict[str, Any]) -> list[Any]:
+    lat = s["latency_ms"]
+    return [label, s["rate"], f"{s['throughput_rps']:.0f}", lat.get("p50"), lat.get("p99"),
+            lat.get("p99.9"), f"{s['failed_fraction']:.1%}",
+            "yes" if s["meets_p99_target"] else "no"]
+
+
+def _stack_md(st: dict[str, Any]) -> list[str]:
+    s, summary = st["summary"], st["summary"]
+    closed = st["closed_loop"]
+    header = ["path", "offered/s", "answered/s", "p50 ms", "p99 ms", "p99.9 ms", "failed",
+              "p99 < 50 ms"]
+    rows = [_step_row("gateway shelf", x) for x in st["gateway_open_loop"]]
+    rows += [_step_row("book-1 direct", x) for x in st["direct_open_loop"]]
+    if "tracing_off" in st:
+        rows.append(_step_row("gateway shelf, tracing off", st["tracing_off"]["open_loop"]))
+    mem_rows = [[name, st["memory_idle"]["by_container_mib"][name],
+                 st.get("memory_under_target_load", {}).get("by_container_mib", {}).get(name, "")]
+                for name in st["memory_idle"]["by_container_mib"]]
+    mem_rows.append(["**total**", st["memory_idle"]["total_mib"],
+                     st.get("memory_under_target_load", {}).get("total_mib", "")])
+    lines = [
+        "## Through the stack", "",
+        f"Load generator: bench/loadgen {st['load_generator']}; {st['settings']['users']} "
+        f"users, {st['settings']['books_per_shelf']} books on each shelf; "
+        f"{st['settings']['seconds_per_step']} s per step. Open loop: arrivals at a fixed rate, "
+        "latency from the intended send time (no coordinated omission); a step fails the "
+        "target with p99 >= 50 ms or >= 1 % failed (errors, timeouts, degraded shelves). After "
+        "the first miss only the 1,000/s step runs.", "",
+        _table(["closed loop (32 in flight)", "req/s", "p50 ms", "p99 ms", "failed"],
+               [[k, f"{v['throughput_rps']:.0f}", v["latency_ms"].get("p50"),
+                 v["latency_ms"].get("p99"), f"{v['failed_fraction']:.1%}"]
+                for k, v in closed.items()]
+               + ([["gateway, tracing off",
+                    f"{st['tracing_off']['closed_loop']['throughput_rps']:.0f}",
+                    st["tracing_off"]["closed_loop"]["latency_ms"].get("p50"),
+                    st["tracing_off"]["closed_loop"]["latency_ms"].get("p99"),
+                    f"{st['tracing_off']['closed_loop']['failed_fraction']:.1%}"]]
+                  if "tracing_off" in st else [])), "",
+        _table(header, rows), "",
+        f"Gateway over direct: closed-loop throughput ratio "
+        f"{s['closed_loop_gateway_over_direct_throughput']}; latency ratio at "
+        f"{s['common_rate']}/s: {s.get('gateway_over_direct_latency_at_common_rate')}. "
+        f"Best rate meeting p99 < 50 ms: gateway {s['gateway_best_rate_meeting_p99']}, "
+        f"direct {s['direct_best_rate_meeting_p99']}.", ""]
+    if "tracing_on_over_off_throughput" in summary:
+        lines += [f"Tracing on / off (closed-loop gateway throughput): "
+                  f"{summary['tracing_on_over_off_throughput']} (cost "
+                  f"{summary['tracing_cost']:.0%}).", ""]
+    lines += ["Memory (`docker stats`, MiB):", "",
+              _table(["container", "idle", "under the 1,000/s run"], mem_rows), ""]
+    return lines
+
+
+def _profile_md(p: dict[str, Any]) -> list[str]:
+    lines = ["## Profiles", "", p.get("note", ""), ""]
+    for name, prof in p.get("profiles", {}).items():
+        lines += [f"### {name}", "", prof.get("how", ""), "",
+                  _table(["function (file:line)", "own %", "total %"],
+                         [[f"`{r['function']}`", r["own_pct"], r["total_pct"]]
+                          for r in prof["top"]]), ""]
+    return lines
+
+
+# --- plot ---------------------------------------------------------------------------
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    """latency.png: transport p50/p99 per server, and stack latency against offered rate."""
+    transport = results.get("transport")
+    stack = results.get("stack")
+    has_stack = bool(stack and "skipped" not in stack)
+    panels = (1 if transport else 0) + (1 if has_stack else 0)
+    if panels == 0:
+        return
+    fig, axes = plt.subplots(1, panels, figsize=(7 * panels, 4.8), squeeze=False)
+    ax_iter = iter(axes[0])
+    if transport:
+        _plot_transport(next(ax_iter), transport)
+    if has_stack:
+        _plot_stack(next(ax_iter), stack)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_transport(ax: Any, t: dict[str, Any]) -> None:
+    names = [n for n in HTTP_ORDER + GRPC_ORDER if n in t["summary"]]
+    p50 = [t["summary"][n]["p50_ms"] for n in names]
+    p99 = [t["summary"][n]["p99_ms"] for n in names]
+    x = range(len(names))
+    ax.bar([i - 0.2 for i in x], p50, width=0.4, label="p50")
+    ax.bar([i + 0.2 for i in x], p99, width=0.4, label="p99")
+    for i, n in enumerate(names):
+        ax.annotate(f"{t['summary'][n]['throughput_rps']:,.0f}/s", (i, p99[i]),
+                    ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(list(x), names, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("latency, ms (closed loop, 32 in flight)")
+    ax.set_title("Transport cost: latency per server (label: req/s)")
+    ax.legend()
+
+
+def _plot_stack(ax: Any, st: dict[str, Any]) -> None:
+    for key, label, color in (("gateway_open_loop", "gateway shelf", "tab:red"),
+                              ("direct_open_loop", "book-1 direct", "tab:blue")):
+        steps = st[key]
+        rates = [s["rate"] for s in steps]
+        for q, style in (("p50", ":"), ("p99", "-"), ("p99.9", "--")):
+            ax.plot(rates, [s["latency_ms"].get(q) for s in steps], style, marker="o",
+                    color=color, label=f"{label} {q}")
+    ax.axhline(50, color="gray", linewidth=1)
+    ax.annotate("p99 target 50 ms", (ax.get_xlim()[0], 50), fontsize=7, va="bottom")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered rate, req/s (open loop)")
+    ax.set_ylabel("latency from intended send, ms")
+    ax.set_title("Through the stack: latency against offered rate")
+    ax.legend(fontsize=7)
+
+
+def main() -> None:
+    """Read the run's results, write results.json, REPORT.md and latency.png."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=harness.BUILD / "results")
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("report"))
+    args = parser.parse_args()
+    results = load_results(args.results)
+    results["targets"] = targets(results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    (args.out / "REPORT.md").write_text(markdown(results))
+    plot(results, args.out / "latency.png")
+    print(f"wrote {args.out}/results.json, REPORT.md, latency.png")
+
+
+if __name__ == "__main__":
+    main()
