@@ -106,7 +106,7 @@ def decode_sign_up(request: flask.Request, path_params: dict[str, Any]) -> SignU
 def decode_login(request: flask.Request, path_params: dict[str, Any]) -> LoginRequest:
     """``{email, password}``."""
     body = http.json_body(request, allowed={"email", "password"})
-    return LoginRequest(email=_email(body), password=_password(body, min_len=1))
+    return LoginRequest(email=_email(body), password=_password(body, min_len=8))
 
 
 def decode_get_user(request: flask.Request, path_params: dict[str, Any]) -> GetUserRequest:
@@ -119,8 +119,8 @@ def decode_list_books(request: flask.Request, path_params: dict[str, Any]) -> Li
     author = http.query_str(request, "author", max_len=100, default="")
     return ListBooksRequest(
         author=_printable("author", author),
-        page=http.query_int(request, "page", min_value=1, max_value=10_000, default=1),
-        page_size=http.query_int(request, "page_size", min_value=1, max_value=100, default=20),
+        page=_query_int(request, "page", min_value=1, max_value=10_000, default=1),
+        page_size=_query_int(request, "page_size", min_value=1, max_value=100, default=20),
     )
 
 
@@ -136,7 +136,7 @@ def decode_create_book(request: flask.Request, path_params: dict[str, Any]) -> C
         title=_text(body, "title", max_len=200),
         author=_text(body, "author", max_len=100),
         year=http.required_int(body, "year", min_value=-3000, max_value=2100),
-        stock=http.optional_int(body, "stock", min_value=0, max_value=1_000_000_000, default=0),
+        stock=_optional_int(body, "stock", min_value=0, max_value=1_000_000_000, default=0),
     )
 
 
@@ -168,6 +168,11 @@ def decode_get_shelf(request: flask.Request, path_params: dict[str, Any]) -> Get
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_INTEGER = re.compile(r"-?[0-9]+")
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# An ASCII address: a dot-atom local part, then a domain of two or more labels.
+_EMAIL = re.compile(rf"(?P<local>{_ATOM}(?:\.{_ATOM})*)@{_LABEL}(?:\.{_LABEL})+")
 
 
 def _uuid(value: Any, field: str) -> str:
@@ -183,8 +188,33 @@ def _text(body: Mapping[str, Any], field: str, *, max_len: int) -> str:
 
 
 def _email(body: Mapping[str, Any]) -> str:
-    """A required e-mail address without control characters."""
-    return _printable("email", http.email_str(body, "email"))
+    """A required e-mail address: ASCII, at most 254 characters, 64 before the ``@``."""
+    email = http.email_str(body, "email")
+    found = _EMAIL.fullmatch(email)
+    if not found or len(found.group("local")) > 64:
+        raise InvalidArgument("email: not an e-mail address (name@example.org)")
+    return email
+
+
+def _query_int(
+    request: flask.Request, name: str, *, min_value: int, max_value: int, default: int
+) -> int:
+    """An integer query parameter in plain digits, ``default`` when absent (not when empty)."""
+    raw = request.args.get(name)
+    if raw is not None and not _INTEGER.fullmatch(raw):
+        raise InvalidArgument(f"{name}: must be an integer, got {raw[:20]!r}")
+    return http.query_int(request, name, min_value=min_value, max_value=max_value, default=default)
+
+
+def _optional_int(
+    body: Mapping[str, Any], field: str, *, min_value: int, max_value: int, default: int
+) -> int:
+    """An integer in ``[min_value, max_value]``; ``default`` when absent, but null is refused."""
+    if field not in body:
+        return default
+    if body[field] is None:
+        raise InvalidArgument(f"{field}: must be an integer, got null")
+    return http.required_int(body, field, min_value=min_value, max_value=max_value)
 
 
 def _password(body: Mapping[str, Any], *, min_len: int) -> str:
