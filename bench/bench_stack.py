@@ -160,6 +160,15 @@ def best_rate(steps: list[dict[str, Any]]) -> int | None:
     return int(max(rates)) if rates else None
 
 
+def between(steps: list[dict[str, Any]]) -> int | None:
+    """A rate halfway between the best passing rate and the first miss above it (or None)."""
+    best = best_rate(steps) or 0
+    above = [s["rate"] for s in steps if s["rate"] > best and not s["meets_p99_target"]]
+    if not above or min(above) - best < 100:
+        return None
+    return int(round((best + min(above)) / 2, -1))
+
+
 def memory_summary(usage: dict[str, int]) -> dict[str, Any]:
     """Total and per-container memory in MiB, and whether the total is under 1 GiB."""
     total = sum(usage.values())
@@ -207,6 +216,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print("open loop, gateway shelf route ...", flush=True)
     gateway_steps = ladder(load, gw_targets, args.rates, args.seconds,
                            during={RATE_TARGET: stack.memory})
+    middle = between(gateway_steps)
+    if middle:  # one more step halfway between the best rate and the first miss
+        gateway_steps = sorted(gateway_steps + ladder(load, gw_targets, [middle], args.seconds),
+                               key=lambda step: step["rate"])
     print("open loop, book-1 direct ...", flush=True)
     direct_steps = ladder(load, direct_targets, args.rates, args.seconds)
     result: dict[str, Any] = {
