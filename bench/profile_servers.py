@@ -33,26 +33,30 @@ from kitcore.testing.process import free_port
 KINDS = ["flask", "kitcore-http", "kitcore-http-traced", "grpc-bare", "kitcore-grpc"]
 PY_SPY = Path(sys.executable).with_name("py-spy")
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^:()]*)(?::(?P<line>\d+))?\)$")
-_PACKAGES = [
-    ("kitcore/", "kitcore"), ("flask/", "flask"), ("werkzeug/", "werkzeug"),
-    ("waitress/", "waitress"), ("logging/", "logging (stdlib)"), ("json/", "json (stdlib)"),
-    ("prometheus_client/", "prometheus_client"), ("opentelemetry/", "opentelemetry"),
-    ("grpc/", "grpcio"), ("google/protobuf", "protobuf"), ("threading.py", "threading (stdlib)"),
-    ("concurrent/", "concurrent.futures"), ("dataclasses.py", "dataclasses (stdlib)"),
-    ("datetime", "datetime"),
-]
+_STDLIB = re.compile(r"/lib/python3\.\d+/(?P<module>[^/]+?)(?:\.py)?(?:/|$)")
 
 
 def package(frame: str) -> str:
-    """The package a collapsed-stack frame belongs to."""
+    """The package a frame's file belongs to: a distribution, "stdlib: <module>", kitcore."""
     match = _FRAME.match(frame)
     path = match["file"] if match else frame
-    for marker, name in _PACKAGES:
-        if marker in path:
-            return name
-    if "transport_servers.py" in path or "catalogue.py" in path:
+    if "/site-packages/" in path:
+        return path.split("/site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+    if "/src/kitcore/" in path:
+        return "kitcore"
+    if "/bench/" in path:
         return "benchmark's own code"
-    return "other"
+    stdlib = _STDLIB.search(path)
+    return f"stdlib: {stdlib['module']}" if stdlib else "other"
+
+
+def _short(frame: str) -> str:
+    """A frame with its file path cut to what names it (``flask/app.py``)."""
+    for cut in ("/site-packages/", "/src/", "/lib/python3.11/", "/work/main/"):
+        if cut in frame:
+            head, _, tail = frame.partition("(")
+            return f"{head}({tail.split(cut, 1)[1]}" if cut in tail else frame
+    return frame
 
 
 def _without_line(frame: str) -> str:
@@ -82,9 +86,9 @@ def analyse(collapsed: str, top: int = 12) -> dict[str, Any]:
     return {
         "samples": samples,
         "own_pct_by_package": {name: pct(n) for name, n in packages.most_common()},
-        "top": [{"function": f, "own_pct": pct(n), "total_pct": pct(total[f])}
+        "top": [{"function": _short(f), "own_pct": pct(n), "total_pct": pct(total[f])}
                 for f, n in own.most_common(top)],
-        "top_kitcore_total": [{"function": f, "own_pct": pct(own[f]), "total_pct": pct(n)}
+        "top_kitcore_total": [{"function": _short(f), "own_pct": pct(own[f]), "total_pct": pct(n)}
                               for f, n in total.most_common()
                               if package(f) == "kitcore"][:top],
     }
@@ -102,6 +106,7 @@ def profile(kind: str, seconds: float, otlp: str) -> dict[str, Any]:
         time.sleep(1.5)
         with tempfile.NamedTemporaryFile(suffix=".txt") as out:
             subprocess.run([str(PY_SPY), "record", "--gil", "--nonblocking", "-r", "500",
+                            "--full-filenames",
                             "-d", str(int(seconds)), "-f", "raw", "-o", out.name,
                             "-p", str(process.pid)],
                            check=True, capture_output=True, timeout=seconds + 60)
