@@ -119,6 +119,7 @@ def markdown(results: dict[str, Any]) -> str:
               _table(["target", "measured", "verdict"],
                      [[t["target"], t["figure"], _yes(t["met"])] for t in results["targets"]]),
               ""]
+    parts += _explain_md(results)
     if "transport" in results:
         parts += _transport_md(results["transport"])
     if "middleware" in results:
@@ -131,6 +132,64 @@ def markdown(results: dict[str, Any]) -> str:
     if "profile" in results:
         parts += _profile_md(results["profile"])
     return "\n".join(parts) + "\n"
+
+
+def _share(results: dict[str, Any], server: str, *packages: str) -> float:
+    """Own-time % of ``packages`` in ``server``'s profile (0 when not profiled)."""
+    shares = results.get("profile", {}).get("profiles", {}).get(server, {}).get(
+        "own_pct_by_package", {})
+    return round(sum(shares.get(p, 0.0) for p in packages), 1)
+
+
+def _explain_md(results: dict[str, Any]) -> list[str]:
+    """Why the missed targets are missed (from the profiles) and what would close them."""
+    missed = [t for t in results["targets"] if t["met"] is False]
+    if not missed:
+        return []
+    log = ("stdlib: logging", "stdlib: json", "stdlib: datetime")
+    lines = ["## Why targets are missed, and what would close them", ""]
+    if "profile" in results:
+        def sh(server: str, *packages: str) -> float:
+            return _share(results, server, *packages)
+
+        frameworks = ("waitress", "werkzeug", "flask")
+        lines += [
+            "From the profiles below (share of the Python work of a server under load):", "",
+            f"- kitcore HTTP: the per-request JSON log line (logging + json + datetime) takes "
+            f"{sh('kitcore-http', *log)} % and kitcore's own code {sh('kitcore-http', 'kitcore')}"
+            f" % (Context building, the Flask hooks, encode), dataclasses.replace "
+            f"{sh('kitcore-http', 'stdlib: dataclasses')} %, prometheus_client "
+            f"{sh('kitcore-http', 'prometheus_client')} %; waitress + werkzeug + flask, the "
+            f"part bare Flask pays too, {sh('kitcore-http', *frameworks)} % (bare Flask: "
+            f"{sh('flask', *frameworks)} %).",
+            f"- kitcore gRPC: the log line takes {sh('kitcore-grpc', *log)} % (16 worker "
+            f"threads contend for the logging handler's lock), kitcore's code "
+            f"{sh('kitcore-grpc', 'kitcore')} %, prometheus_client "
+            f"{sh('kitcore-grpc', 'prometheus_client')} %; grpcio itself "
+            f"{sh('kitcore-grpc', 'grpc')} % (bare: {sh('grpc-bare', 'grpc')} %).",
+            f"- tracing on: opentelemetry takes {sh('kitcore-http-traced', 'opentelemetry')} % "
+            "of the traced HTTP server (the Flask instrumentation's span per request, "
+            "attributes, and the batch exporter encoding spans to protobuf in the same "
+            "process, under the same GIL).", ""]
+    lines += [
+        "What would close them (not done here: the targets stand as set):", "",
+        "- The server chain: on CPython one waitress or grpcio process has about 150-250 us of "
+        "CPU per request to itself, so 10 % is a budget of 15-25 us for everything kitcore adds;"
+        " the log line alone costs about that. Closing it means logging less per request "
+        "(sample successful calls, or log them at DEBUG and keep errors at INFO), formatting "
+        "the line without `logging`'s LogRecord machinery, building the Context once without "
+        "`dataclasses.replace` and without copying every header, caching the Prometheus "
+        "label children, and dropping the per-call interceptor wrapper on the gRPC side. "
+        "Horizontally: more processes per container (gunicorn-style workers) raise "
+        "throughput but not the ratio.",
+        "- Tracing: sample (parent-based ratio, e.g. 10 %) instead of always-on, export from "
+        "a separate process (an OpenTelemetry Collector sidecar still needs the spans "
+        "encoded here), or accept the cost where every trace matters.",
+        "- The gateway's 1,000 req/s: one request is three Python hops (gateway, user, book) "
+        "plus PostgreSQL and Redis on 2 shared cores, so the route's CPU per request bounds "
+        "it; more gateway/user/book replicas only help with more cores. The per-hop savings "
+        "above apply three times over.", ""]
+    return lines
 
 
 def _machine_md(results: dict[str, Any]) -> list[str]:
@@ -169,6 +228,7 @@ def _transport_md(t: dict[str, Any]) -> list[str]:
               f"{c['cpu_per_request_ratio']:.2f}",
               "-" if c["target_max_cost"] is None else f"<= {c['target_max_cost']:.0%}",
               _yes(c["target_met"])] for c in t["comparisons"]]
+    added = _added_cpu(t["summary"])
     return [
         "## Transport cost (closed loop, one CPU per server)", "",
         f"HTTP: {s['http_load']}, `GET /books/book-042`. gRPC: {s['grpc_load']}, "
@@ -181,7 +241,22 @@ def _transport_md(t: dict[str, Any]) -> list[str]:
         _table(["comparison", "throughput ratio", "cost", "by round", "CPU/req ratio",
                 "target", "verdict"], comps), "",
         "The CPU-per-request ratio is the server's own CPU time per answered request; it "
-        "moves far less than throughput when other work shares the machine.", ""]
+        "moves far less than throughput when other work shares the machine.", "",
+        f"CPU each framework adds per request over its bare baseline: {added}.", ""]
+
+
+def _added_cpu(summary: dict[str, Any]) -> str:
+    """"kitcore HTTP +N us (x.xx)", ... for each subject over its baseline."""
+    parts = []
+    for label, subject, base in (("kitcore HTTP over Flask", "kitcore-http", "flask"),
+                                 ("kitcore gRPC over grpcio", "kitcore-grpc", "grpc-bare"),
+                                 ("Go kit over net/http", "gokit", "net/http"),
+                                 ("tracing on, HTTP", "kitcore-http-traced", "kitcore-http"),
+                                 ("tracing on, gRPC", "kitcore-grpc-traced", "kitcore-grpc")):
+        if subject in summary and base in summary:
+            a, b = summary[subject]["cpu_us_per_request"], summary[base]["cpu_us_per_request"]
+            parts.append(f"{label} +{a - b:.0f} us ({b:.0f} -> {a:.0f} us)")
+    return "; ".join(parts)
 
 
 def _middleware_md(m: dict[str, Any]) -> list[str]:
@@ -246,12 +321,30 @@ def _stack_md(st: dict[str, Any]) -> list[str]:
 
 
 def _profile_md(p: dict[str, Any]) -> list[str]:
-    lines = ["## Profiles", "", p.get("note", ""), ""]
-    for name, prof in p.get("profiles", {}).items():
-        lines += [f"### {name}", "", prof.get("how", ""), "",
-                  _table(["function (file:line)", "own %", "total %"],
-                         [[f"`{r['function']}`", r["own_pct"], r["total_pct"]]
-                          for r in prof["top"]]), ""]
+    profiles = p.get("profiles", {})
+    names = list(profiles)
+    packages: list[str] = []
+    for prof in profiles.values():
+        packages += [k for k, v in prof["own_pct_by_package"].items()
+                     if v >= 2.0 and k not in packages]
+    rows = [[k, *[profiles[n]["own_pct_by_package"].get(k, 0.0) for n in names]]
+            for k in packages]
+    lines = ["## Profiles", "", p.get("note", ""), "",
+             "Own time by package, % of samples:", "",
+             _table(["package", *names], rows), ""]
+    for name in names:
+        top = profiles[name].get("top_kitcore_total") or []
+        if top:
+            lines += [f"{name}: kitcore functions by total time (with what they call), % of "
+                      "samples:", "",
+                      _table(["function", "own %", "total %"],
+                             [[f"`{r['function']}`", r["own_pct"], r["total_pct"]]
+                              for r in top[:8]]), ""]
+    seconds = re.search(r"(\d+) s", next(iter(profiles.values()))["how"]) if profiles else None
+    lines += [f"How: `py-spy record --gil` at 500 Hz for {seconds[1] if seconds else '?'} s "
+              "per server, under the transport runs' load (wrk -c32, or loadgen 32 in flight); "
+              "only the thread holding the GIL is sampled, i.e. the Python work that limits a "
+              "GIL-bound server.", ""]
     return lines
 
 
