@@ -1,0 +1,54 @@
+"""Run the template service: ``python -m template``.
+
+Reads the configuration once, builds store -> service -> endpoints ->
+transports, and hands them to :class:`kitcore.app.App` (graceful SIGTERM,
+registration in etcd when configured). With no settings at all it runs alone:
+SQLite in ./template.db, HTTP on 8080, gRPC on 50051, no etcd, no tracing.
+"""
+
+from __future__ import annotations
+
+from kitcore import faults, health, log, metrics, tracing
+from kitcore.app import App
+from kitcore.config import KitConfig
+from template.endpoints import new_set
+from template.service import Items
+from template.store import ItemStore, connect
+from template.transport_grpc import add_to_server
+from template.transport_http import make_http_app
+
+DEFAULT_DATABASE_URL = "sqlite:///template.db"  # a file in the working directory
+DATABASE_WAIT = 30.0  # seconds to wait for PostgreSQL when the stack starts together
+
+
+def main() -> None:
+    """Wire the service from the environment and serve until SIGTERM."""
+    config = KitConfig.from_env("template")
+    log.setup(config.service_name, config.log_level)
+    if tracing.setup(config.service_name):
+        tracing.instrument_grpc_server()  # before the gRPC server exists
+
+    store = ItemStore(connect(config.database_url or DEFAULT_DATABASE_URL))
+    store.wait_until_up(DATABASE_WAIT)
+    store.create_schema()
+    knobs = faults.FaultSettings(config.fault_error_rate, config.fault_latency_ms)
+    endpoints = new_set(Items(store, config.instance_id), knobs, config.request_timeout)
+
+    readiness = health.Readiness()
+    readiness.add_check("database", store.ping)
+    http_app = make_http_app(endpoints, config.instance_id)
+    health.health_routes(http_app, readiness)
+    metrics.metrics_route(http_app)
+    faults.admin_routes(http_app, knobs, config.admin_user, config.admin_password)
+    tracing.instrument_flask(http_app)
+
+    App(
+        config,
+        http_app=http_app,
+        grpc_register=lambda server: add_to_server(server, endpoints),
+        readiness=readiness,
+    ).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""The template service: its interface, its requests and replies, its errors and rules.
+
+This module is business logic only: no web framework, no gRPC, no tracing.
+:class:`Items` checks every field; the store below it only reads and writes rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from kitcore.errors import InvalidArgument, NotFound
+
+if TYPE_CHECKING:
+    from template.store import ItemStore
+
+NAME_MAX = 100
+
+
+@dataclass(frozen=True)
+class Item:
+    """One item: an id (a UUID) and a name."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class GetItemRequest:
+    """Ask for one item by id."""
+
+    id: Any
+
+
+@dataclass(frozen=True)
+class CreateItemRequest:
+    """Add an item with this name."""
+
+    name: Any
+
+
+@dataclass(frozen=True)
+class ItemReply:
+    """One item, and the instance that served it."""
+
+    item: Item
+    served_by: str = ""
+
+
+class ItemNotFound(NotFound):
+    """No item has the id asked for."""
+
+
+class TemplateService(Protocol):
+    """The template service, as every transport and client sees it."""
+
+    def get_item(self, request: GetItemRequest) -> ItemReply:
+        """One item by id; ItemNotFound if there is none."""
+        ...
+
+    def create_item(self, request: CreateItemRequest) -> ItemReply:
+        """Add an item; it gets a new id."""
+        ...
+
+
+class Items:
+    """The plain implementation of :class:`TemplateService` over an :class:`ItemStore`."""
+
+    def __init__(self, store: ItemStore, instance_id: str = "") -> None:
+        self._store = store
+        self._served_by = instance_id
+
+    def get_item(self, request: GetItemRequest) -> ItemReply:
+        """One item by id; ItemNotFound if there is none."""
+        item_id = _check_id(request.id, "id")
+        item = self._store.get(item_id)
+        if item is None:
+            raise ItemNotFound(f"no item with id {item_id}")
+        return ItemReply(item, self._served_by)
+
+    def create_item(self, request: CreateItemRequest) -> ItemReply:
+        """Add an item; it gets a new id."""
+        item = Item(id=str(uuid.uuid4()), name=_check_name(request.name))
+        self._store.add(item)
+        return ItemReply(item, self._served_by)
+
+
+def _check_id(value: Any, name: str) -> str:
+    if value is None or value == "":
+        raise InvalidArgument(f"{name}: required")
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{name}: must be a string (a UUID)")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidArgument(f"{name}: {value[:40]!r} is not a UUID") from None
+
+
+def _check_name(value: Any) -> str:
+    if value is None:
+        raise InvalidArgument("name: required")
+    if not isinstance(value, str):
+        raise InvalidArgument("name: must be a string")
+    name = value.strip()
+    if not name:
+        raise InvalidArgument("name: must not be empty")
+    if len(name) > NAME_MAX:
+        raise InvalidArgument(f"name: longer than {NAME_MAX} characters")
+    return name
