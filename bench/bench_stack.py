@@ -28,6 +28,7 @@ the generator runs in a container on that network instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -133,8 +134,25 @@ def ladder(load: Load, targets: Path, rates: list[int], seconds: float,
               f"p99 {step['latency_ms'].get('p99')} p99.9 {step['latency_ms'].get('p99.9')} ms,"
               f" failed {step['failed_fraction']:.1%}", flush=True)
         missed = missed or not step["meets_p99_target"]
-        time.sleep(1)  # let queues drain between steps
+        settle(load)
     return steps
+
+
+def settle(load: Load, timeout: float = 30.0) -> None:
+    """Wait until the gateway and book-1 answer /healthz quickly: queues left by an
+    overloaded step are drained before the next one starts."""
+    if not load.on_host:
+        time.sleep(5)
+        return
+    deadline = time.monotonic() + timeout
+    for base in (load.gateway, load.book):
+        while time.monotonic() < deadline:
+            began = time.monotonic()
+            with contextlib.suppress(requests.RequestException):
+                requests.get(f"{base}/healthz", timeout=5)
+            if time.monotonic() - began < 0.05:
+                break
+            time.sleep(0.5)
 
 
 class _Sampler:
