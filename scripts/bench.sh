@@ -3,8 +3,9 @@
 # REPORT.md, latency.png). Installs what it needs from Debian's packages the
 # first time (wrk, Go, Go kit 0.10) and builds the Go programs offline.
 #
-#   BENCH_SECONDS=5   seconds per measurement (transport) / per step (stack)
-#   BENCH_ROUNDS=3    transport rounds
+#   BENCH_ROUNDS=5    transport rounds (every server measured once per round)
+#   BENCH_TRANSPORT_SECONDS=3  seconds per transport measurement
+#   BENCH_SECONDS=5   seconds per step through the stack
 #   BENCH_STACK=auto  auto: run the stack part when `make up`'s stack is healthy;
 #                     1: require it; 0: skip it
 #   BENCH_TRACING_TOGGLE=1  0: skip the stack's tracing-off run (it recreates
@@ -16,8 +17,9 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 OUT=build/bench
 RESULTS=$OUT/results
-SECONDS_PER=${BENCH_SECONDS:-5}
-ROUNDS=${BENCH_ROUNDS:-3}
+STEP_SECONDS=${BENCH_SECONDS:-5}
+TRANSPORT_SECONDS=${BENCH_TRANSPORT_SECONDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 STACK=${BENCH_STACK:-auto}
 export PYTHONPATH=${PYTHONPATH:-services:build/gen}
 
@@ -66,7 +68,7 @@ echo "== middleware cost per call (bench/bench_middleware.py)"
 $PY bench/bench_middleware.py | tee "$RESULTS/middleware.txt"
 
 echo "== transport cost: kitcore vs Flask/grpcio, Go kit vs net/http"
-$PY bench/bench_transport.py --seconds "$SECONDS_PER" --rounds "$ROUNDS" \
+$PY bench/bench_transport.py --seconds "$TRANSPORT_SECONDS" --rounds "$ROUNDS" \
   --out "$RESULTS/transport.json"
 
 if [ "${BENCH_PROFILE:-0}" = 1 ]; then
@@ -76,7 +78,7 @@ fi
 
 if [ "$STACK" != 0 ]; then
   echo "== through the stack"
-  stack_args=(--seconds "$SECONDS_PER" --out "$RESULTS/stack.json")
+  stack_args=(--seconds "$STEP_SECONDS" --out "$RESULTS/stack.json")
   [ "$STACK" = 1 ] && stack_args+=(--require)
   [ "${BENCH_TRACING_TOGGLE:-1}" = 0 ] && stack_args+=(--no-tracing-toggle)
   $PY bench/bench_stack.py "${stack_args[@]}"
