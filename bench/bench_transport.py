@@ -1,6 +1,6 @@
 """Transport cost: kitcore against the bare frameworks, and Go kit against net/http.
 
-    python bench/bench_transport.py [--seconds 5] [--rounds 3] [--out FILE]
+    python bench/bench_transport.py [--seconds 3] [--rounds 5] [--out FILE]
 
 One run starts every server below in its own process pinned to one CPU, the
 load generator pinned to the other, and measures them in turn, in rounds (the
@@ -219,8 +219,8 @@ def run(seconds: float, rounds: int, warmup: float, only: set[str]) -> dict[str,
 def main() -> None:
     """Run and write the JSON result."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds per server")
     parser.add_argument("--only", choices=["http", "grpc"], action="append",
                         help="one transport only (repeatable)")
