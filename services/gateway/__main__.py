@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import flask
@@ -22,7 +22,7 @@ from gateway.endpoints import Policy, new_set
 from gateway.service import GatewayService
 from gateway.transport_http import new_http_app
 from gateway.user_client import UserClient, user_methods
-from kitcore import auth, health, sd, tracing
+from kitcore import auth, health, log, sd, tracing
 from kitcore.app import App
 from kitcore.ratelimit import Limiter
 
@@ -63,13 +63,13 @@ def build(cfg: GatewayConfig) -> Gateway:
     timeout = kit.request_timeout
     users = Backend(
         new_instancer("user", kit.etcd_endpoints, cfg.user_addresses, transport="http"),
-        _with_timeout(user_methods, timeout),
+        partial(user_methods, timeout=timeout),
         sd.LeastLoaded,  # user runs as one instance in the stack; least loaded if scaled
         resilience,
     )
     books = Backend(
         new_instancer("book", kit.etcd_endpoints, cfg.book_addresses, transport="grpc"),
-        _with_timeout(book_methods, timeout),
+        partial(book_methods, timeout=timeout),
         sd.RoundRobin,  # book-1, book-2, book-1 ...: the alternation shows in X-Served-By
         resilience,
     )
@@ -87,15 +87,11 @@ def build(cfg: GatewayConfig) -> Gateway:
     return Gateway(http_app, readiness, users, books)
 
 
-def _with_timeout(methods_for: Callable[..., object], timeout: float) -> Callable[..., object]:
-    """``methods_for`` whose client endpoints never wait longer than ``timeout``."""
-    return lambda instance: methods_for(instance, timeout=timeout)
-
-
 def main() -> None:
     """Read the configuration, set up tracing, wire the gateway and serve until SIGTERM."""
     cfg = GatewayConfig.from_env()
-    if tracing.setup("gateway"):
+    log.setup(cfg.kit.service_name, cfg.kit.log_level)
+    if tracing.setup(cfg.kit.service_name):
         # Client spans for both hops, set before any channel or session exists.
         tracing.instrument_requests()
         tracing.instrument_grpc_client()

@@ -93,25 +93,23 @@ class Backend:
         # Reads and idempotent writes: up to `attempts` tries, each on another
         # instance while one remains, each cut at `per_try_timeout` (a try that
         # timed out is retried too), all within the request's deadline.
-        self.safe: Endpoint = sd.retry(
+        self.safe: Endpoint = _named(self.service)(sd.retry(
             self.balancer,
             attempts=resilience.attempts,
             per_try_timeout=resilience.per_try_timeout,
             idempotent=True,
-        )
+        ))
         # Writes that are not idempotent (creates, stock deltas) are never
         # repeated once a try may have reached an instance: a reset connection,
         # a timeout or a 503 from the server leave it unknown whether the write
         # happened, and a second try could apply it twice. Only a try refused by
         # an open circuit (never sent) moves on to another instance. No per-try
         # timeout either: cutting a slow write short would only make it ambiguous.
-        self.once: Endpoint = sd.retry(
+        self.once: Endpoint = _named(self.service)(sd.retry(
             self.balancer,
             attempts=resilience.attempts,
             retryable=lambda error: isinstance(error, CircuitOpen),
-        )
-        self.safe = _named(self.service)(self.safe)
-        self.once = _named(self.service)(self.once)
+        ))
 
     def close(self) -> None:
         """Stop following the instances and release every connection."""
@@ -149,9 +147,8 @@ def _named(service: str) -> Middleware:
                 return next_endpoint(ctx, call)
             except (errors.Unavailable, errors.DeadlineExceeded) as error:
                 what = "unavailable" if isinstance(error, errors.Unavailable) else "timed out"
-                error.message = f"{service} {what}: {error.message}"
-                error.args = (error.message,)
-                raise
+                raise type(error)(f"{service} {what}: {error.message}",
+                                  retry_after=error.retry_after) from error
 
         return endpoint
 
