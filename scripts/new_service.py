@@ -104,14 +104,14 @@ def refusal(name: str, root: Path) -> str | None:
         return f"longer than {NAME_MAX} characters"
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return "a Python keyword"
-    if name in RESERVED:
-        return "reserved: the repository or the stack already uses this name"
-    if name in sys.stdlib_module_names:
-        return "the name of a standard library module"
     if (root / "services" / name).exists():
         return f"services/{name} already exists"
     if (root / "proto" / f"{name}.proto").exists():
         return f"proto/{name}.proto already exists"
+    if name in RESERVED:
+        return "reserved: the repository or the stack already uses this name"
+    if name in sys.stdlib_module_names:
+        return "the name of a standard library module"
     if PathFinder.find_spec(name, _module_path()) is not None:
         return "the name of an installed module, which the service would hide"
     if host_name(name) in _compose_names(root):

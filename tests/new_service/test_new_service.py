@@ -109,6 +109,13 @@ def test_every_name_is_substituted_and_the_template_is_left_as_it_was(
     assert files["README.md"].startswith(f"# {NAME}\n\nThe {NAME} service keeps items")
 
 
+def test_the_template_image_is_built_as_books() -> None:
+    """Every Python service's Dockerfile is book's with the name changed; so is the template's."""
+    book = (ROOT / "services" / "book" / "Dockerfile").read_text()
+    template = (ROOT / "services" / "template" / "Dockerfile").read_text()
+    assert template == book.replace("book", "template")
+
+
 def _load_pb2(repo: Path) -> ModuleType:
     """The generated message module, loaded from its file (``protos`` is the repo's own)."""
     path = repo / "build" / "gen" / "protos" / f"{NAME}_pb2.py"
@@ -283,7 +290,7 @@ def _tree(root: Path) -> dict[str, int]:
         ("test", "reserved"),
         ("kitcore", "reserved"),
         ("protos", "reserved"),
-        ("template", "reserved"),
+        ("template", "services/template already exists"),
         ("gateway", "reserved"),
         ("etcd", "reserved"),
         ("flask", "installed module"),
