@@ -18,7 +18,6 @@ endpoints and turn the gateway's calls into Calls.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +27,8 @@ from kitcore.circuitbreaker import Breaker
 from kitcore.endpoint import Context, Endpoint, Middleware
 from kitcore.sd import Instance, Instancer
 
-_log = logging.getLogger("gateway.clients")
+SERVED_BY_HEADER = "X-Served-By"
+"""Names the instance that answered, on errors a backend answered too."""
 
 Closer = Callable[[], None]
 """Releases what an instance's endpoints hold (a session, a channel)."""
@@ -93,7 +93,7 @@ class Backend:
         # Reads and idempotent writes: up to `attempts` tries, each on another
         # instance while one remains, each cut at `per_try_timeout` (a try that
         # timed out is retried too), all within the request's deadline.
-        self.safe: Endpoint = _named(self.service)(sd.retry(
+        self.safe: Endpoint = _attributed(self.service)(sd.retry(
             self.balancer,
             attempts=resilience.attempts,
             per_try_timeout=resilience.per_try_timeout,
@@ -105,7 +105,7 @@ class Backend:
         # happened, and a second try could apply it twice. Only a try refused by
         # an open circuit (never sent) moves on to another instance. No per-try
         # timeout either: cutting a slow write short would only make it ambiguous.
-        self.once: Endpoint = _named(self.service)(sd.retry(
+        self.once: Endpoint = _attributed(self.service)(sd.retry(
             self.balancer,
             attempts=resilience.attempts,
             retryable=lambda error: isinstance(error, CircuitOpen),
@@ -138,17 +138,23 @@ class Backend:
         return factory
 
 
-def _named(service: str) -> Middleware:
-    """Say which backend failed: "book unavailable: ..." rather than a bare socket error."""
+def _attributed(service: str) -> Middleware:
+    """Say which backend failed ("book unavailable: ..." rather than a bare socket
+    error), and which instance answered an error (``X-Served-By`` on the error)."""
 
     def wrap(next_endpoint: Endpoint) -> Endpoint:
         def endpoint(ctx: Context, call: Call) -> Any:
+            ctx, tried = sd.record_instances(ctx)
             try:
                 return next_endpoint(ctx, call)
             except (errors.Unavailable, errors.DeadlineExceeded) as error:
                 what = "unavailable" if isinstance(error, errors.Unavailable) else "timed out"
                 raise type(error)(f"{service} {what}: {error.message}",
                                   retry_after=error.retry_after) from error
+            except errors.KitError as error:
+                if tried:
+                    error.headers = {**error.headers, SERVED_BY_HEADER: tried[-1].id}
+                raise
 
         return endpoint
 

@@ -195,8 +195,8 @@ class GatewayService:
         """Put an existing book on a user's shelf; :class:`BookNotFound` if there is none."""
         try:
             checked = self.books.get_book(ctx, book_id)
-        except errors.NotFound:
-            raise BookNotFound(f"book {book_id} does not exist") from None
+        except errors.NotFound as error:
+            raise BookNotFound(f"book {book_id} does not exist", headers=error.headers) from None
         shelf = self.users.add_to_shelf(ctx, user_id, book_id)
         return ShelfUpdate(shelf.user_id, shelf.book_ids, shelf.served_by, checked.served_by)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import flask
 
+from gateway.clients import SERVED_BY_HEADER
 from gateway.endpoints import (
     AddToShelfRequest,
     CreateBookRequest,
@@ -45,8 +46,6 @@ from kitcore.transport import http
 MAX_BODY_BYTES = 64 * 1024
 """The largest request body accepted (larger: 413)."""
 
-SERVED_BY_HEADER = "X-Served-By"
-"""Response header naming the backend instance(s) that answered."""
 
 
 def new_http_app(

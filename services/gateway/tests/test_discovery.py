@@ -44,6 +44,9 @@ def test_the_gateway_follows_the_instances_registered_in_etcd(start_stack, etcd)
     _, auth = stack.sign_up()  # user found through etcd too
     book = stack.create_book(auth)
     _eventually_served_by(stack, book, {"book-1", "book-2"})
+    missing = stack.gateway.get("/api/v1/books/9b2e4f1c-7a3d-4e5b-9c8a-1d2e3f4a5b6c")
+    assert missing.status_code == 404
+    assert missing.headers["X-Served-By"] in {"book-1", "book-2"}  # its registered id
 
     stack.books[0].stop()  # deregisters
     _eventually_served_by(stack, book, {"book-2"})

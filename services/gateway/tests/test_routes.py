@@ -102,10 +102,12 @@ def test_listing_pages_through_the_catalogue(stack):
     assert stack.gateway.get("/api/v1/books?author=Nobody").json()["items"] == []
 
 
-def test_unknown_book_is_404(stack):
+def test_unknown_book_is_404_naming_the_instance_that_said_so(stack):
     reply = stack.gateway.get(f"/api/v1/books/{UNKNOWN}")
     assert reply.status_code == 404
     assert reply.json()["error"]["code"] == "not_found"
+    # Without etcd an instance is known by its address.
+    assert reply.headers["X-Served-By"] in {book.grpc for book in stack.books}
 
 
 def test_book_reads_alternate_between_the_replicas(stack):
@@ -152,6 +154,7 @@ def test_an_unknown_book_never_reaches_the_shelf(stack):
                                   json={"book_id": UNKNOWN})
     assert reply.status_code == 404
     assert UNKNOWN in reply.json()["error"]["message"]
+    assert reply.headers["X-Served-By"] in {book.grpc for book in stack.books}
     shelf = stack.gateway.get(f"/api/v1/users/{user_id}/shelf", headers=auth).json()
     assert shelf["book_ids"] == []
 
