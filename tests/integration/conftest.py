@@ -3,7 +3,8 @@
 - Compose: the ``COMPOSE`` command the Makefile exports (``docker compose`` or
   the venv's Compose binary; never Debian's v1), the repo's docker-compose.yml
   plus ``docker-compose.override.yml`` from this folder (short lease TTL, small
-  rate limit, quick breaker reset, fast span export), project ``kitcore-it``.
+  rate limit, quick breaker reset, fast span export), project ``kitcore-it``
+  (or ``IT_PROJECT``).
   The project directory is the repo root, so compose reads the repo's ``.env``
   (the image names ``make images`` wrote). Images are built by ``make images``
   beforehand; nothing is built here.
@@ -33,7 +34,8 @@ from kitcore.testing.process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-PROJECT = "kitcore-it"
+PROJECT = os.environ.get("IT_PROJECT") or "kitcore-it"
+"""The compose project; ``IT_PROJECT`` names another, so two runs can share a machine."""
 
 PORT_VARIABLES = {
     "GATEWAY_PORT": "IT_GATEWAY_PORT",
