@@ -54,19 +54,19 @@ lint: $(STAMP) ## ruff
 images: $(STAMP) ## build every image the stack needs (offline from Debian packages when no registry answers)
 	@scripts/build-images.sh
 
-up: images ## start the whole stack and wait until it is healthy
+up: $(STAMP) ## build what is missing, start the whole stack and wait until it is healthy
 	@scripts/stack-up.sh
 
-down: ## stop the stack (keeps data)
+down: $(STAMP) ## stop the stack (keeps data)
 	$(COMPOSE) down
 
-clean: ## stop the stack and remove its volumes
-	$(COMPOSE) down -v
+clean: $(STAMP) ## stop the stack and remove its volumes
+	$(COMPOSE) down -v --remove-orphans
 
-logs: ## follow the stack's logs
+logs: $(STAMP) ## follow the stack's logs
 	$(COMPOSE) logs -f
 
-ps: ## list the stack's containers
+ps: $(STAMP) ## list the stack's containers
 	$(COMPOSE) ps
 
 new-service: $(STAMP) ## copy the template service: make new-service NAME=inventory

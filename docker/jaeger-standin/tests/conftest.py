@@ -1,0 +1,6 @@
+"""Make the stand-in package importable from its folder."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
