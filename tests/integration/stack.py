@@ -40,15 +40,17 @@ class Stack:
     _probe_book: str = field(default="", repr=False)
 
     def prober(self) -> User:
-        """A user kept for probing calls (created on first use)."""
+        """A user kept for probing calls (created on first use, while the stack warms up)."""
         if self._prober is None:
-            self._prober = self.api.new_user("Prober")
+            self._prober = eventually(lambda: self.api.new_user("Prober"), timeout=30)
         return self._prober
 
     def probe_book(self) -> str:
-        """The id of one book that exists (created on first use)."""
+        """The id of one book that exists (created on first use, while the stack warms up)."""
         if not self._probe_book:
-            self._probe_book = self.api.create_book(self.prober(), title="Probe")["id"]
+            prober = self.prober()
+            book = eventually(lambda: self.api.create_book(prober, title="Probe"), timeout=30)
+            self._probe_book = book["id"]
         return self._probe_book
 
     def registered_ids(self, service: str) -> set[str]:

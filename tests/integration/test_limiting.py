@@ -3,7 +3,7 @@ RateLimit-* headers; the budget is one budget across both gateway replicas
 (shared through Redis); another client is not affected; the limited client gets
 through again once the window has passed.
 
-The suite runs the gateways with ``KIT_RATE_LIMIT=30/2 seconds`` (see
+The suite runs the gateways with ``KIT_RATE_LIMIT=40/4 seconds`` (see
 docker-compose.override.yml). A client is its token's subject, so each test
 client here is a fresh user. The burst is sent from inside the stack, the calls
 alternating between ``gateway`` and ``gateway-2``: with one shared budget
@@ -18,34 +18,35 @@ from integration.api import User
 from integration.polling import eventually
 from integration.stack import Stack
 
-LIMIT = 30
-WINDOW = 2.0
-"""KIT_RATE_LIMIT in the suite's override file: 30 calls per 2 s (moving window)."""
+LIMIT = 40
+WINDOW = 4.0
+"""KIT_RATE_LIMIT in the suite's override file: 40 calls per 4 s (moving window)."""
 
 GATEWAYS = ("http://gateway:8080", "http://gateway-2:8080")
-BURST = 3 * LIMIT
-THREADS = 6
+BURST = LIMIT + 20
+THREADS = 10
 ATTEMPTS = 3
 """Bursts tried (each by a fresh client) until one fits in one window on a busy machine."""
 
 
-def _burst(stack: Stack, client: User, book: str) -> list[in_stack.Reply]:
+def _burst(stack: Stack, client: User, book: str) -> tuple[float, list[in_stack.Reply]]:
     calls = [{"url": f"{GATEWAYS[n % 2]}/api/v1/books/{book}", "headers": client.auth}
              for n in range(BURST)]
-    elapsed, replies = in_stack.burst(stack.compose, calls, threads=THREADS)
-    return replies if elapsed < WINDOW else []
+    return in_stack.burst(stack.compose, calls, threads=THREADS)
 
 
 def test_burst_is_limited_by_one_budget_across_gateways(stack: Stack) -> None:
     """Exactly LIMIT of the burst pass, both replicas reject the rest with 429."""
     book = stack.probe_book()
+    took = []
     for _ in range(ATTEMPTS):
         client = stack.api.new_user("Burster")
-        replies = _burst(stack, client, book)
-        if replies:
+        elapsed, replies = _burst(stack, client, book)
+        took.append(round(elapsed, 2))
+        if elapsed < WINDOW:
             break
     else:
-        pytest.fail(f"no burst of {BURST} calls fit in {WINDOW}s in {ATTEMPTS} attempts")
+        pytest.fail(f"no burst of {BURST} calls fit in one {WINDOW}s window: took {took} s")
 
     statuses = [r.status for r in replies]
     assert set(statuses) <= {200, 429}, statuses
