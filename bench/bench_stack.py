@@ -311,6 +311,9 @@ def tracing_off(stack: Stack, load: Load, api: str, data: Seed, targets: Path,
     began = time.monotonic()
     stack.recreate(PYTHON_SERVICES, files=(BENCH_OVERRIDE,))
     try:
+        for service in PYTHON_SERVICES:
+            if stack.environment(service).get("OTEL_SDK_DISABLED") != "true":
+                raise RuntimeError(f"{service} still traces: {BENCH_OVERRIDE.name} not applied")
         wait_serving(api, data)
         ready_s = round(time.monotonic() - began, 1)
         load = Load(stack)  # new containers may have new addresses

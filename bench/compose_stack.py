@@ -74,6 +74,11 @@ class Stack:
         """The image ``service`` runs."""
         return _inspect(self.container(service), "{{.Config.Image}}")
 
+    def environment(self, service: str) -> dict[str, str]:
+        """The environment ``service``'s container runs with."""
+        lines = _inspect(self.container(service), "{{range .Config.Env}}{{println .}}{{end}}")
+        return dict(line.split("=", 1) for line in lines.splitlines() if "=" in line)
+
     def memory(self) -> dict[str, int]:
         """Bytes of memory each running container uses now (``docker stats``)."""
         ids = self.containers()

@@ -3,6 +3,7 @@
 // object with the counts and latency percentiles.
 //
 //	loadgen http -rate 500 -duration 10s -url URL [-url URL ...] [-header "K: V" ...]
+//	loadgen http -rate 0 -connections 32 -duration 10s -url-file FILE   (closed loop)
 //	loadgen grpc -target host:port -method /pkg.Service/Method -body-hex HEX \
 //	        -concurrency 32 -duration 5s
 //
@@ -92,7 +93,7 @@ func main() {
 
 func runHTTP(args []string) Result {
 	fs := flag.NewFlagSet("http", flag.ExitOnError)
-	rate := fs.Float64("rate", 100, "requests per second (arrival rate)")
+	rate := fs.Float64("rate", 100, "requests per second (arrival rate); 0: closed loop")
 	duration := fs.Duration("duration", 10*time.Second, "how long requests are sent")
 	connections := fs.Int("connections", 128, "most requests in flight (one connection each)")
 	timeout := fs.Duration("timeout", 10*time.Second, "per-request timeout")
@@ -112,6 +113,9 @@ func runHTTP(args []string) Result {
 			MaxConnsPerHost:     *connections,
 			DisableCompression:  true,
 		},
+	}
+	if *rate <= 0 {
+		return closedHTTP(client, targets, *connections, *duration, *badBody)
 	}
 	total := int(*rate * duration.Seconds())
 	due := make(chan int, total)
@@ -165,6 +169,39 @@ func runHTTP(args []string) Result {
 	r.TargetRate = *rate
 	r.Unfinished = unfinished
 	return r
+}
+
+// closedHTTP keeps `connections` requests in flight for `duration`, each
+// sent as soon as the one before it on its connection is answered.
+func closedHTTP(client *http.Client, targets []target, connections int,
+	duration time.Duration, badBody string) Result {
+	per := make([][]sample, connections)
+	start := time.Now()
+	stop := start.Add(duration)
+	var wg sync.WaitGroup
+	for w := 0; w < connections; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for n := w; time.Now().Before(stop); n += connections {
+				began := time.Now()
+				outcome := doHTTP(client, targets[n%len(targets)], badBody)
+				per[w] = append(per[w], sample{time.Since(began), outcome})
+			}
+		}(w)
+	}
+	wg.Wait()
+	r := summarize("http-closed-loop", flatten(per), time.Since(start))
+	r.Concurrency = connections
+	return r
+}
+
+func flatten(per [][]sample) []sample {
+	var samples []sample
+	for _, s := range per {
+		samples = append(samples, s...)
+	}
+	return samples
 }
 
 func doHTTP(client *http.Client, t target, badBody string) string {
@@ -299,11 +336,7 @@ func runGRPC(args []string) Result {
 		}(w)
 	}
 	wg.Wait()
-	var samples []sample
-	for _, s := range per {
-		samples = append(samples, s...)
-	}
-	r := summarize("grpc-closed-loop", samples, time.Since(start))
+	r := summarize("grpc-closed-loop", flatten(per), time.Since(start))
 	r.Concurrency = *concurrency
 	return r
 }
