@@ -308,7 +308,7 @@ def _stack_md(st: dict[str, Any]) -> list[str]:
         _table(header, rows), "",
         f"Gateway over direct: closed-loop throughput ratio "
         f"{s['closed_loop_gateway_over_direct_throughput']}; latency ratio at "
-        f"{s['common_rate']}/s: {s.get('gateway_over_direct_latency_at_common_rate')}. "
+        f"{s['common_rate']}/s: {_ratios(s.get('gateway_over_direct_latency_at_common_rate'))}. "
         f"Best rate meeting p99 < 50 ms: gateway {s['gateway_best_rate_meeting_p99']}, "
         f"direct {s['direct_best_rate_meeting_p99']}.", ""]
     if "tracing_on_over_off_throughput" in summary:
@@ -318,6 +318,10 @@ def _stack_md(st: dict[str, Any]) -> list[str]:
     lines += ["Memory (`docker stats`, MiB):", "",
               _table(["container", "idle", "under the 1,000/s run"], mem_rows), ""]
     return lines
+
+
+def _ratios(ratios: dict[str, float] | None) -> str:
+    return ", ".join(f"{q} x{r}" for q, r in (ratios or {}).items()) or "n/a"
 
 
 def _profile_md(p: dict[str, Any]) -> list[str]:
