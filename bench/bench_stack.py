@@ -39,7 +39,7 @@ from typing import Any
 
 import harness
 import requests
-from compose_stack import PYTHON_SERVICES, Stack, reachable
+from compose_stack import PYTHON_SERVICES, Stack, cpu_delta, reachable
 from stack_seed import Seed, seed
 
 P99_TARGET_MS = 50.0
@@ -178,6 +178,29 @@ def best_rate(steps: list[dict[str, Any]]) -> int | None:
     return int(max(rates)) if rates else None
 
 
+def idle_cpu_cores(stack: Stack, seconds: float = 10.0) -> dict[str, float]:
+    """CPU cores each container keeps busy while no request comes (healthchecks, scrapes,
+    keep-alives), over ``seconds``, and their total."""
+    before = stack.cpu_seconds()
+    time.sleep(seconds)
+    used = cpu_delta(before, stack.cpu_seconds())
+    cores = {name: round(s / seconds, 3) for name, s in sorted(used.items())}
+    cores["total"] = round(sum(used.values()) / seconds, 3)
+    return cores
+
+
+def closed_with_cpu(stack: Stack, load: Load, targets: Path, seconds: float) -> dict[str, Any]:
+    """A closed-loop run plus the stack's CPU milliseconds per answered request, per container."""
+    before = stack.cpu_seconds()
+    result = load.closed(targets, seconds)
+    used = cpu_delta(before, stack.cpu_seconds())
+    answered = max(1, result["ok"])
+    per = {name: round(s * 1000 / answered, 2) for name, s in sorted(used.items()) if s > 0}
+    per["total"] = round(sum(used.values()) * 1000 / answered, 2)
+    result["stack_cpu_ms_per_request"] = per
+    return result
+
+
 def between(steps: list[dict[str, Any]]) -> int | None:
     """A rate halfway between the best passing rate and the first miss above it (or None)."""
     best = best_rate(steps) or 0
@@ -226,9 +249,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     load.closed(gw_targets, 2)  # warm up both paths
     load.closed(direct_targets, 2)
     idle = stack.memory()
+    idle_cpu = idle_cpu_cores(stack)
     print("closed loop ...", flush=True)
-    closed = {"gateway": load.closed(gw_targets, args.seconds),
-              "direct": load.closed(direct_targets, args.seconds)}
+    closed = {"gateway": closed_with_cpu(stack, load, gw_targets, args.seconds),
+              "direct": closed_with_cpu(stack, load, direct_targets, args.seconds)}
     print(f"  gateway {closed['gateway']['throughput_rps']}/s, "
           f"direct {closed['direct']['throughput_rps']}/s", flush=True)
     print("open loop, gateway shelf route ...", flush=True)
@@ -249,6 +273,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      "closed_loop_in_flight": IN_FLIGHT, "p99_target_ms": P99_TARGET_MS,
                      "max_failed_fraction": MAX_FAILED},
         "memory_idle": memory_summary(idle),
+        "cpu_idle_cores": idle_cpu,
         "closed_loop": closed,
         "gateway_open_loop": gateway_steps,
         "direct_open_loop": direct_steps,
@@ -319,7 +344,7 @@ def tracing_off(stack: Stack, load: Load, api: str, data: Seed, targets: Path,
         load = Load(stack)  # new containers may have new addresses
         gw_targets, _ = write_targets(load, data)
         load.closed(gw_targets, 2)
-        closed = load.closed(gw_targets, args.seconds)
+        closed = closed_with_cpu(stack, load, gw_targets, args.seconds)
         step = load.open(gw_targets, rate, args.seconds)
         memory = memory_summary(stack.memory())
         print(f"  closed loop {closed['throughput_rps']}/s; open loop {rate}/s: "

@@ -93,6 +93,16 @@ class Stack:
             usage[name] = _bytes(mem.split("/")[0])
         return usage
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds each running container has used so far (its cgroup's counter),
+        healthcheck probes included; empty where the cgroup files are not readable."""
+        usage = {}
+        for cid in self.containers():
+            seconds = _cgroup_cpu_seconds(_inspect(cid, "{{.Id}}"))
+            if seconds is not None:
+                usage[_inspect(cid, "{{.Name}}").lstrip("/")] = seconds
+        return usage
+
     def recreate(self, services: tuple[str, ...], files: tuple[Path, ...] = ()) -> None:
         """Recreate ``services`` from the stack's file plus ``files``; wait until healthy."""
         self.compose("up", "-d", "--wait", "--no-deps", "--no-build", *services, files=files)
@@ -105,6 +115,25 @@ def reachable(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def _cgroup_cpu_seconds(full_id: str) -> float | None:
+    """Cumulative CPU seconds of a container: cgroup v1 cpuacct, or v2 cpu.stat."""
+    root = Path("/sys/fs/cgroup")
+    v1 = root / "cpuacct" / "docker" / full_id / "cpuacct.usage"
+    if v1.exists():
+        return int(v1.read_text()) / 1e9
+    for v2 in (root / "system.slice" / f"docker-{full_id}.scope" / "cpu.stat",
+               root / "docker" / full_id / "cpu.stat"):
+        if v2.exists():
+            stat = dict(line.split() for line in v2.read_text().splitlines())
+            return int(stat["usage_usec"]) / 1e6
+    return None
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds each container used between two :meth:`Stack.cpu_seconds` readings."""
+    return {name: after[name] - before[name] for name in after if name in before}
 
 
 def _inspect(container: str, template: str) -> str:
