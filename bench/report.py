@@ -321,17 +321,18 @@ def _stack_md(st: dict[str, Any]) -> list[str]:
         lines += [f"Idle, the stack keeps {idle['total']:.2f} of the 2 cores busy (cgroup CPU "
                   "over 10 s: healthcheck probes, Prometheus scrapes, lease keep-alives); "
                   f"busiest: {', '.join(f'{k} {v:.2f}' for v, k in busiest)}.", ""]
-    cpu_rows = [[k, v.get("stack_cpu_ms_per_request", {}).get("total", "")]
-                for k, v in closed.items()]
+    runs = {k: v.get("stack_cpu_ms_per_request", {}) for k, v in closed.items()}
     if "tracing_off" in st:
-        cpu_rows.append(["gateway, tracing off", st["tracing_off"]["closed_loop"].get(
-            "stack_cpu_ms_per_request", {}).get("total", "")])
-    if any(r[1] != "" for r in cpu_rows):
-        lines += ["CPU the whole stack spends per answered request in the closed-loop runs "
-                  "(all containers' cgroup CPU, idle work included): "
-                  + "; ".join(f"{k} {v} ms" for k, v in cpu_rows)
-                  + ". With 2 cores, 2,000 ms of CPU per second is the most there is, so "
-                  "2000 / (ms per request) bounds the rate before any queueing.", ""]
+        runs["gateway, tracing off"] = st["tracing_off"]["closed_loop"].get(
+            "stack_cpu_ms_per_request", {})
+    names = sorted({n for per in runs.values() for n in per if n != "total"})
+    if names:
+        rows = [[n, *[per.get(n, "") for per in runs.values()]] for n in [*names, "total"]]
+        lines += ["CPU the stack spends per answered request in the closed-loop runs, ms "
+                  "(each container's cgroup CPU over the run / answered requests; idle work "
+                  "included). With 2 cores there are 2,000 ms of CPU per second, so "
+                  "2000 / total bounds the rate before any queueing:", "",
+                  _table(["container", *runs], rows), ""]
     lines += ["Memory (`docker stats`, MiB):", "",
               _table(["container", "idle", "under the 1,000/s run"], mem_rows), ""]
     return lines
