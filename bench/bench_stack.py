@@ -189,14 +189,18 @@ def idle_cpu_cores(stack: Stack, seconds: float = 10.0) -> dict[str, float]:
     return cores
 
 
-def closed_with_cpu(stack: Stack, load: Load, targets: Path, seconds: float) -> dict[str, Any]:
-    """A closed-loop run plus the stack's CPU milliseconds per answered request, per container."""
-    before = stack.cpu_seconds()
+def closed_with_cpu(stack: Stack, load: Load, targets: Path, seconds: float,
+                    idle: dict[str, float]) -> dict[str, Any]:
+    """A closed-loop run plus the stack's CPU milliseconds per answered request, per
+    container, above what the container burns idle (``idle``: cores, from idle_cpu_cores)."""
+    before, began = stack.cpu_seconds(), time.monotonic()
     result = load.closed(targets, seconds)
     used = cpu_delta(before, stack.cpu_seconds())
+    elapsed = time.monotonic() - began
     answered = max(1, result["ok"])
-    per = {name: round(s * 1000 / answered, 2) for name, s in sorted(used.items()) if s > 0}
-    per["total"] = round(sum(used.values()) * 1000 / answered, 2)
+    extra = {name: max(0.0, s - idle.get(name, 0.0) * elapsed) for name, s in used.items()}
+    per = {name: round(s * 1000 / answered, 2) for name, s in sorted(extra.items())}
+    per["total"] = round(sum(extra.values()) * 1000 / answered, 2)
     result["stack_cpu_ms_per_request"] = per
     return result
 
@@ -251,8 +255,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     idle = stack.memory()
     idle_cpu = idle_cpu_cores(stack)
     print("closed loop ...", flush=True)
-    closed = {"gateway": closed_with_cpu(stack, load, gw_targets, args.seconds),
-              "direct": closed_with_cpu(stack, load, direct_targets, args.seconds)}
+    closed = {"gateway": closed_with_cpu(stack, load, gw_targets, args.seconds, idle_cpu),
+              "direct": closed_with_cpu(stack, load, direct_targets, args.seconds, idle_cpu)}
     print(f"  gateway {closed['gateway']['throughput_rps']}/s, "
           f"direct {closed['direct']['throughput_rps']}/s", flush=True)
     print("open loop, gateway shelf route ...", flush=True)
@@ -344,7 +348,7 @@ def tracing_off(stack: Stack, load: Load, api: str, data: Seed, targets: Path,
         load = Load(stack)  # new containers may have new addresses
         gw_targets, _ = write_targets(load, data)
         load.closed(gw_targets, 2)
-        closed = closed_with_cpu(stack, load, gw_targets, args.seconds)
+        closed = closed_with_cpu(stack, load, gw_targets, args.seconds, idle_cpu_cores(stack))
         step = load.open(gw_targets, rate, args.seconds)
         memory = memory_summary(stack.memory())
         print(f"  closed loop {closed['throughput_rps']}/s; open loop {rate}/s: "

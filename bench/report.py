@@ -329,9 +329,10 @@ def _stack_md(st: dict[str, Any]) -> list[str]:
     if names:
         rows = [[n, *[per.get(n, "") for per in runs.values()]] for n in [*names, "total"]]
         lines += ["CPU the stack spends per answered request in the closed-loop runs, ms "
-                  "(each container's cgroup CPU over the run / answered requests; idle work "
-                  "included). With 2 cores there are 2,000 ms of CPU per second, so "
-                  "2000 / total bounds the rate before any queueing:", "",
+                  "(each container's cgroup CPU over the run, less what it burns idle, / "
+                  "answered requests). With 2 cores there are 2,000 ms of CPU per second, "
+                  "less the idle load above, so that over the total bounds the rate before "
+                  "any queueing:", "",
                   _table(["container", *runs], rows), ""]
     lines += ["Memory (`docker stats`, MiB):", "",
               _table(["container", "idle", "under the 1,000/s run"], mem_rows), ""]
