@@ -178,7 +178,7 @@ def best_rate(steps: list[dict[str, Any]]) -> int | None:
     return int(max(rates)) if rates else None
 
 
-def idle_cpu_cores(stack: Stack, seconds: float = 10.0) -> dict[str, float]:
+def idle_cpu_cores(stack: Stack, seconds: float = 6.0) -> dict[str, float]:
     """CPU cores each container keeps busy while no request comes (healthchecks, scrapes,
     keep-alives), over ``seconds``, and their total."""
     before = stack.cpu_seconds()

@@ -319,7 +319,7 @@ def _stack_md(st: dict[str, Any]) -> list[str]:
     if idle:
         busiest = sorted(((v, k) for k, v in idle.items() if k != "total"), reverse=True)[:3]
         lines += [f"Idle, the stack keeps {idle['total']:.2f} of the 2 cores busy (cgroup CPU "
-                  "over 10 s: healthcheck probes, Prometheus scrapes, lease keep-alives); "
+                  "over 6 s: healthcheck probes, Prometheus scrapes, lease keep-alives); "
                   f"busiest: {', '.join(f'{k} {v:.2f}' for v, k in busiest)}.", ""]
     runs = {k: v.get("stack_cpu_ms_per_request", {}) for k, v in closed.items()}
     if "tracing_off" in st:
