@@ -119,7 +119,7 @@ def machine() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "go": _version(["go", "version"]),
-        "wrk": _version(["wrk", "-v"]),
+        "wrk": _version(["wrk", "-v"]).split(" [")[0],
         "loadavg": [float(v) for v in Path("/proc/loadavg").read_text().split()[:3]],
         "top_processes": top_processes(),
         "time": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
