@@ -254,6 +254,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     load.closed(direct_targets, 2)
     idle = stack.memory()
     idle_cpu = idle_cpu_cores(stack)
+    probe = stack.healthcheck("gateway")
     print("closed loop ...", flush=True)
     closed = {"gateway": closed_with_cpu(stack, load, gw_targets, args.seconds, idle_cpu),
               "direct": closed_with_cpu(stack, load, direct_targets, args.seconds, idle_cpu)}
@@ -278,6 +279,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      "max_failed_fraction": MAX_FAILED},
         "memory_idle": memory_summary(idle),
         "cpu_idle_cores": idle_cpu,
+        "healthcheck_probe": probe,
         "closed_loop": closed,
         "gateway_open_loop": gateway_steps,
         "direct_open_loop": direct_steps,

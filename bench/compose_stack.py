@@ -79,6 +79,22 @@ class Stack:
         lines = _inspect(self.container(service), "{{range .Config.Env}}{{println .}}{{end}}")
         return dict(line.split("=", 1) for line in lines.splitlines() if "=" in line)
 
+    def healthcheck(self, service: str) -> dict[str, float | str]:
+        """``service``'s healthcheck command, its interval, and the CPU seconds one probe
+        takes (the probe run three times in the container, children's rusage averaged)."""
+        cid = self.container(service)
+        check = json.loads(_inspect(cid, "{{json .Config.Healthcheck}}") or "null") or {}
+        test = check.get("Test", [])
+        command = test[1:] if test[:1] == ["CMD"] else ["sh", "-c", " ".join(test[1:])]
+        script = ("import resource, subprocess, sys\n"
+                  f"for _ in range(3): subprocess.run({command!r}, capture_output=True)\n"
+                  "r = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+                  "print((r.ru_utime + r.ru_stime) / 3)")
+        done = subprocess.run(["docker", "exec", cid, "python", "-c", script],
+                              capture_output=True, text=True, timeout=60)
+        return {"command": " ".join(command), "interval_s": check.get("Interval", 0) / 1e9,
+                "cpu_s_per_probe": round(float(done.stdout or 0), 3)}
+
     def memory(self) -> dict[str, int]:
         """Bytes of memory each running container uses now (``docker stats``)."""
         ids = self.containers()

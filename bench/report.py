@@ -202,13 +202,18 @@ def _stack_bound(results: dict[str, Any]) -> str:
     if not gw or idle is None:
         return ""
     bound = (2 - idle) * 1000 / gw
-    return (f" Measured: the shelf route costs {gw} ms of CPU across the stack per request "
+    probe = stack.get("healthcheck_probe", {})
+    text = (f" Measured: the shelf route costs {gw} ms of CPU across the stack per request "
             f"(a book replica's own GET: {direct} ms), and the idle stack already keeps "
             f"{idle:.2f} cores busy, so 2 cores bound the route near {bound:.0f} req/s before "
-            "any queueing. Much of the idle load is the healthchecks: each "
-            "`python -m kitcore.health` starts a Python that imports Flask and grpcio (about "
-            "0.3 s of CPU) every 3 s in every kitcore container; a probe that imports only "
-            "urllib, or a longer interval, would give most of that back.")
+            "any queueing.")
+    if probe:
+        text += (" Much of the idle load is the healthchecks: each probe "
+                 f"(`{probe['command']}`) starts a Python that imports Flask and grpcio, "
+                 f"{probe['cpu_s_per_probe']} s of CPU, every {probe['interval_s']:g} s in each "
+                 "of the 5 kitcore containers; a probe that imports only urllib, or a longer "
+                 "interval, would give most of that back.")
+    return text
 
 
 def _machine_md(results: dict[str, Any]) -> list[str]:
