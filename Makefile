@@ -45,8 +45,9 @@ test: test-unit test-integration ## run every test: unit, then the stack
 test-unit: proto system-deps ## unit tests of kitcore and the services (real etcd/Redis/PostgreSQL processes)
 	$(BIN)/pytest -q libs/kitcore/tests services tests/new_service tests/reliability/fuzz
 
-test-integration: proto images ## black-box tests of the running stack under compose
-	$(BIN)/pytest -q tests/integration
+# One pytest session, so the stack comes up once for both; the chaos run goes last.
+test-integration: proto images ## black-box tests of the running stack under compose, then its reliability (security, chaos)
+	$(BIN)/pytest -q tests/integration tests/reliability/stack
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .
