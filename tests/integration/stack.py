@@ -25,6 +25,11 @@ BOOK_REPLICAS = ("book-1", "book-2")
 PREFIX = "/kitcore/services/"
 """The discovery contract's key prefix."""
 
+REGISTER_TTL = 5
+"""KIT_REGISTER_TTL in docker-compose.override.yml: seconds a crashed instance stays
+registered (short for the suite, yet long enough that a keepalive thread starved
+on a busy machine does not let a live instance's lease lapse)."""
+
 
 @dataclass
 class Stack:

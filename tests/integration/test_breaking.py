@@ -4,8 +4,8 @@ error reaching the client; once the fault is cleared the breaker half-opens,
 closes, and the replica serves again. With every replica failing, the gateway
 answers a clear 503 instead of hanging.
 
-The suite runs the gateways with ``KIT_BREAKER_FAIL_MAX=3`` and
-``KIT_BREAKER_RESET_TIMEOUT=2`` (see docker-compose.override.yml). The breaker
+The suite runs the gateways with ``KIT_BREAKER_RESET_TIMEOUT=2`` (see
+docker-compose.override.yml); a breaker opens after the default 5 failures. The breaker
 state is the gauge ``kit_circuit_state{name="book/<instance>"}`` on the
 gateway's public /metrics (0 closed, 1 half-open, 2 open); half-open lasts one
 trial call, so it is read from the gateway's log of state changes.

@@ -4,9 +4,9 @@ stays registered (its lease kept alive), with no container restarted. If etcd
 comes back without the registrations (their leases lost), the instances notice
 and register again too.
 
-The suite's lease TTL is 3 s (docker-compose.override.yml): the outage lasts
-longer than two TTLs, and keys must then stay for two TTLs to prove they are
-kept alive rather than left over.
+The suite's lease TTL is 5 s (docker-compose.override.yml): the outage lasts
+longer than a TTL, and keys must then stay for two TTLs to prove they are kept
+alive rather than left over.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import pytest
 from integration import in_stack
 from integration.api import User
 from integration.polling import eventually, for_seconds
-from integration.stack import BOOK_REPLICAS, EXPECTED_INSTANCES, PREFIX, Stack
+from integration.stack import BOOK_REPLICAS, EXPECTED_INSTANCES, PREFIX, REGISTER_TTL, Stack
 
-TTL = 3
-OUTAGE = 2 * TTL + 1
+TTL = REGISTER_TTL
+OUTAGE = TTL + 2
 """Seconds etcd stays down while the gateway is checked."""
 
 REREGISTER_WAIT = 30.0
