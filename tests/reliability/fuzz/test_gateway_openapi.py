@@ -33,7 +33,8 @@ from reliability.fuzz.inprocess_stack import REQUEST_TIMEOUT, FuzzStack
 from schemathesis.core.parameters import ParameterLocation
 
 EXAMPLES = 50
-"""Generated requests per operation and generation mode, at most."""
+"""Generated requests per operation, at most (schema-valid and schema-breaking together):
+450 for the nine API operations, a few for the four fixed routes."""
 
 HANG_LIMIT = REQUEST_TIMEOUT + 3.0
 """Seconds an answer may take: past the in-process gateway's request deadline,
