@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from book.endpoints import new_set
 from book.service import Catalogue
-from book.store import BookStore, connect
+from book.store import BookStore
 from book.transport_grpc import add_to_server
 from book.transport_http import make_http_app
 from kitcore import faults, health, log, metrics, tracing
 from kitcore.app import App
 from kitcore.config import KitConfig
+from kitcore.sql import connect
 
 DEFAULT_DATABASE_URL = "sqlite:///book.db"  # a file in the working directory
 DATABASE_WAIT = 30.0  # seconds to wait for PostgreSQL when the stack starts together

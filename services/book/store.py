@@ -2,19 +2,20 @@
 
 PostgreSQL in the stack (``DATABASE_URL=postgresql+psycopg://...``), a SQLite
 file when the service runs alone. Every write is committed before the method
-returns, so a write the service acknowledged survives a restart.
+returns, so a write the service acknowledged survives a restart. The engine,
+creating the table at start and the readiness ping are :mod:`kitcore.sql`'s;
+the table and its queries are here.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.exc import IntegrityError
 
 from book.service import Book
+from kitcore import sql
 
 metadata = sa.MetaData()
 
@@ -44,32 +45,10 @@ DEMO_BOOKS = [
 """Books every fresh catalogue starts with; fixed ids, so replicas seed the same rows."""
 
 
-def connect(url: str) -> sa.Engine:
-    """An engine for ``url``; ``sqlite://`` (in memory) is one database shared by all threads."""
-    if url in ("sqlite://", "sqlite:///:memory:"):
-        return sa.create_engine(
-            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
-        )
-    return sa.create_engine(url, pool_pre_ping=True)
-
-
-class BookStore:
+class BookStore(sql.Store):
     """Reads and writes books; no rules beyond "stock never below zero"."""
 
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
-
-    def create_schema(self) -> None:
-        """Create the table if it is missing; safe when replicas start at the same time."""
-        for attempt in range(3):
-            try:
-                metadata.create_all(self.engine)
-                return
-            except (IntegrityError, ProgrammingError):
-                # Another replica created the table between our check and our CREATE;
-                # the next create_all sees it and does nothing.
-                if attempt == 2:
-                    raise
+    schema = metadata  # the tables above: created at start by create_schema()
 
     def seed(self, demo_books: list[Book] = DEMO_BOOKS) -> None:
         """Insert each demo book that is missing; never overwrite one (its stock moved on)."""
@@ -81,22 +60,6 @@ class BookStore:
                     conn.execute(books.insert().values(**asdict(book)))
             except IntegrityError:
                 pass  # a replica inserted it just now
-
-    def ping(self) -> None:
-        """Raise if the database does not answer (for readiness)."""
-        with self.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-
-    def wait_until_up(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds for the database to answer (it may be starting too)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                return self.ping()
-            except OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
 
     def get(self, book_id: str) -> Book | None:
         """The book with this id, or None."""

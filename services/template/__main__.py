@@ -11,9 +11,10 @@ from __future__ import annotations
 from kitcore import faults, health, log, metrics, tracing
 from kitcore.app import App
 from kitcore.config import KitConfig
+from kitcore.sql import connect
 from template.endpoints import new_set
 from template.service import Items
-from template.store import ItemStore, connect
+from template.store import ItemStore
 from template.transport_grpc import add_to_server
 from template.transport_http import make_http_app
 

@@ -12,9 +12,10 @@ from kitcore import faults, health, log, metrics, tracing
 from kitcore.app import App
 from kitcore.auth import JWTIssuer
 from kitcore.config import KitConfig
+from kitcore.sql import connect
 from user.endpoints import new_set
 from user.service import Accounts
-from user.store import UserStore, connect
+from user.store import UserStore
 from user.transport_grpc import add_to_server
 from user.transport_http import make_http_app
 

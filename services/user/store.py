@@ -3,18 +3,18 @@
 PostgreSQL in the stack (``DATABASE_URL=postgresql+psycopg://...``), a SQLite
 file when the service runs alone. The database keeps emails unique, so two
 sign-ups racing for one email cannot both win. Every write is committed before
-the method returns.
+the method returns. The engine, creating the tables at start and the readiness
+ping are :mod:`kitcore.sql`'s; the tables and their queries are here.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.exc import IntegrityError
 
+from kitcore import sql
 from user.service import User
 
 metadata = sa.MetaData()
@@ -37,48 +37,10 @@ shelf_books = sa.Table(
 )
 
 
-def connect(url: str) -> sa.Engine:
-    """An engine for ``url``; ``sqlite://`` (in memory) is one database shared by all threads."""
-    if url in ("sqlite://", "sqlite:///:memory:"):
-        return sa.create_engine(
-            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
-        )
-    return sa.create_engine(url, pool_pre_ping=True)
-
-
-class UserStore:
+class UserStore(sql.Store):
     """Reads and writes accounts and shelves; the rules live in the service."""
 
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
-
-    def create_schema(self) -> None:
-        """Create the tables if they are missing; safe when two instances start at once."""
-        for attempt in range(3):
-            try:
-                metadata.create_all(self.engine)
-                return
-            except (IntegrityError, ProgrammingError):
-                # Another instance created a table between our check and our CREATE;
-                # the next create_all sees it and does nothing.
-                if attempt == 2:
-                    raise
-
-    def ping(self) -> None:
-        """Raise if the database does not answer (for readiness)."""
-        with self.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-
-    def wait_until_up(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds for the database to answer (it may be starting too)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                return self.ping()
-            except OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+    schema = metadata  # the tables above: created at start by create_schema()
 
     def add(self, user: User, password_hash: str) -> bool:
         """Insert an account; False if its email is taken."""

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from book.service import Catalogue
-from book.store import BookStore, connect
+from book.store import BookStore
 
+from kitcore.sql import connect
 from kitcore.testing.postgres import PostgresServer, postgres_binary
 
 

@@ -13,13 +13,11 @@ from dataclasses import dataclass
 from book.endpoints import new_set as new_book_set
 from book.service import Catalogue
 from book.store import BookStore
-from book.store import connect as connect_books
 from book.transport_grpc import add_to_server as add_book_service
 from book.transport_http import make_http_app as make_book_app
 from user.endpoints import new_set as new_user_set
 from user.service import Accounts
 from user.store import UserStore
-from user.store import connect as connect_users
 from user.transport_grpc import add_to_server as add_user_service
 from user.transport_http import make_http_app as make_user_app
 
@@ -27,6 +25,7 @@ from kitcore import faults
 from kitcore.app import App
 from kitcore.auth import JWTIssuer
 from kitcore.config import DEFAULT_JWT_SECRET, KitConfig
+from kitcore.sql import connect
 from kitcore.testing.process import free_port
 
 
@@ -59,7 +58,7 @@ def _config(service: str, instance_id: str, etcd: str) -> KitConfig:
 
 def new_book_store() -> BookStore:
     """An empty catalogue in memory, to share between book replicas."""
-    store = BookStore(connect_books("sqlite://"))
+    store = BookStore(connect("sqlite://"))
     store.create_schema()
     return store
 
@@ -78,7 +77,7 @@ def start_user(instance_id: str, etcd: str = "") -> Backend:
     """A user instance with its own store in memory, signing tokens as in the stack,
     registered in ``etcd`` ("host:port") if given."""
     config = _config("user", instance_id, etcd)
-    store = UserStore(connect_users("sqlite://"))
+    store = UserStore(connect("sqlite://"))
     store.create_schema()
     issuer = JWTIssuer(DEFAULT_JWT_SECRET, "HS256", issuer="kitcore-user", audience="kitcore")
     knobs = faults.FaultSettings()

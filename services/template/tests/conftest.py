@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from template.service import Items
-from template.store import ItemStore, connect
+from template.store import ItemStore
 
+from kitcore.sql import connect
 from kitcore.testing.postgres import PostgresServer, postgres_binary
 
 

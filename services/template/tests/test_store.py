@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from template.service import Item
-from template.store import ItemStore, connect
+from template.store import ItemStore
+
+from kitcore.sql import connect
 
 NEW = Item("11111111-1111-4111-8111-111111111111", "first")
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 from user.service import Accounts
-from user.store import UserStore, connect
+from user.store import UserStore
 
 from kitcore.auth import JWTIssuer, JWTVerifier
+from kitcore.sql import connect
 from kitcore.testing.postgres import PostgresServer, postgres_binary
 
 SECRET = "test-secret-for-signing-tokens-32b"

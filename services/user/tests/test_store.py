@@ -1,4 +1,4 @@
-"""The store against SQLite and a real PostgreSQL: persistence, unique emails, start-up races."""
+"""The store against SQLite and a real PostgreSQL: persistence, unique emails, racing writes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import threading
 import uuid
 
 from user.service import User
-from user.store import UserStore, connect
+from user.store import UserStore
+
+from kitcore.sql import connect
 
 ADA = User("11111111-1111-4111-8111-111111111111", "Ada", "ada@example.org")
 BOOK = "00000000-0000-4000-8000-00000000b001"
@@ -74,22 +76,3 @@ def test_unknown_user_has_no_shelf_and_gets_no_book(database_url: str) -> None:
     assert store.shelf(ADA.id) is None
     store.engine.dispose()
 
-
-def test_instances_starting_at_once_on_one_database_all_come_up(postgres) -> None:
-    url = postgres.create_database(f"race_{uuid.uuid4().hex[:12]}")
-    errors: list[Exception] = []
-    barrier = threading.Barrier(3)
-
-    def start() -> None:
-        barrier.wait()
-        try:
-            _open(url).engine.dispose()
-        except Exception as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
