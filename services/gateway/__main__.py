@@ -1,8 +1,9 @@
 """Run the gateway: ``python -m gateway``.
 
 Reads the configuration once, wires backends -> service -> endpoints -> HTTP
-transport, and runs it with :class:`kitcore.app.App` (graceful SIGTERM,
-registration in etcd when configured). Nothing else happens here.
+transport, and runs it with :class:`kitcore.app.App` (``/healthz``, ``/readyz``,
+``/metrics``, tracing, registration in etcd when configured, graceful SIGTERM).
+Nothing else happens here.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from gateway.endpoints import Policy, new_set
 from gateway.service import GatewayService
 from gateway.transport_http import new_http_app
 from gateway.user_client import UserClient, user_methods
-from kitcore import auth, health, log, sd, tracing
-from kitcore.app import App
+from kitcore import auth, health, sd, tracing
+from kitcore.app import App, setup_process
 from kitcore.ratelimit import Limiter
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
@@ -82,19 +83,16 @@ def build(cfg: GatewayConfig) -> Gateway:
     )
     readiness = health.Readiness()
     openapi = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
-    http_app = new_http_app(new_set(svc, policy), openapi, readiness)
-    tracing.instrument_flask(http_app)
-    return Gateway(http_app, readiness, users, books)
+    return Gateway(new_http_app(new_set(svc, policy), openapi), readiness, users, books)
 
 
 def main() -> None:
     """Read the configuration, set up tracing, wire the gateway and serve until SIGTERM."""
     cfg = GatewayConfig.from_env()
-    log.setup(cfg.kit.service_name, cfg.kit.log_level)
-    if tracing.setup(cfg.kit.service_name):
-        # Client spans for both hops, set before any channel or session exists.
-        tracing.instrument_requests()
-        tracing.instrument_grpc_client()
+    setup_process(cfg.kit)  # JSON logs, and tracing when OTEL_* says so
+    # Client spans for both hops (nothing when tracing is off), before any channel or session.
+    tracing.instrument_requests()
+    tracing.instrument_grpc_client()
     gateway = build(cfg)
     try:
         App(cfg.kit, http_app=gateway.http_app, readiness=gateway.readiness).run()

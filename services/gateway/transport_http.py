@@ -39,7 +39,6 @@ from gateway.service import (
     TokenReply,
     UserReply,
 )
-from kitcore import health, metrics
 from kitcore.errors import InvalidArgument
 from kitcore.transport import http
 
@@ -48,10 +47,11 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 
-def new_http_app(
-    endpoints: Set, openapi: Mapping[str, Any], readiness: health.Readiness
-) -> flask.Flask:
-    """The gateway's Flask app: the public API, its OpenAPI document, health and metrics."""
+def new_http_app(endpoints: Set, openapi: Mapping[str, Any]) -> flask.Flask:
+    """The gateway's Flask app: the public API and its OpenAPI document.
+
+    :class:`kitcore.app.App` adds ``/healthz``, ``/readyz`` and ``/metrics`` when it serves it.
+    """
     app = http.new_app("gateway", max_body_bytes=MAX_BODY_BYTES)
     api = "/api/v1"
     _route(app, f"{api}/users", "POST", endpoints.sign_up, decode_sign_up,
@@ -72,8 +72,6 @@ def new_http_app(
     _route(app, f"{api}/users/<id>/shelf", "GET", endpoints.get_shelf, decode_get_shelf,
            encode_shelf, "get_shelf")
     app.add_url_rule("/openapi.json", "openapi", lambda: flask.jsonify(openapi))
-    health.health_routes(app, readiness)
-    metrics.metrics_route(app)
     return app
 
 

@@ -1,15 +1,17 @@
 """Run the user service: ``python -m user``.
 
 Reads the configuration once, builds store -> service -> endpoints ->
-transports, and hands them to :class:`kitcore.app.App` (graceful SIGTERM,
-registration in etcd when configured). With no settings at all it runs alone:
-SQLite in ./user.db, HTTP on 8080, gRPC on 50051, no etcd, no tracing.
+transports, and hands them to :class:`kitcore.app.App`, which adds what every
+service serves (``/healthz``, ``/readyz``, ``/metrics``, ``/admin/faults``, the
+gRPC health service, tracing), registers in etcd when configured and stops
+gracefully on SIGTERM. With no settings at all it runs alone: SQLite in
+./user.db, HTTP on 8080, gRPC on 50051, no etcd, no tracing.
 """
 
 from __future__ import annotations
 
-from kitcore import faults, health, log, metrics, tracing
-from kitcore.app import App
+from kitcore import faults, health
+from kitcore.app import App, setup_process
 from kitcore.auth import JWTIssuer
 from kitcore.config import KitConfig
 from kitcore.sql import connect
@@ -28,9 +30,7 @@ JWT_ISSUER, JWT_AUDIENCE = "kitcore-user", "kitcore"  # what the gateway's verif
 def main() -> None:
     """Wire the user service from the environment and serve until SIGTERM."""
     config = KitConfig.from_env("user")
-    log.setup(config.service_name, config.log_level)
-    if tracing.setup(config.service_name):
-        tracing.instrument_grpc_server()  # before the gRPC server exists
+    setup_process(config)  # JSON logs, and tracing when OTEL_* says so
 
     store = UserStore(connect(config.database_url or DEFAULT_DATABASE_URL))
     store.wait_until_up(DATABASE_WAIT)
@@ -43,17 +43,12 @@ def main() -> None:
 
     readiness = health.Readiness()
     readiness.add_check("database", store.ping)
-    http_app = make_http_app(endpoints, config.instance_id)
-    health.health_routes(http_app, readiness)
-    metrics.metrics_route(http_app)
-    faults.admin_routes(http_app, knobs, config.admin_user, config.admin_password)
-    tracing.instrument_flask(http_app)
-
     App(
         config,
-        http_app=http_app,
+        http_app=make_http_app(endpoints, config.instance_id),
         grpc_register=lambda server: add_to_server(server, endpoints),
         readiness=readiness,
+        fault_settings=knobs,  # turned at /admin/faults while it runs
     ).run()
 
 

@@ -1,9 +1,11 @@
 """kitcore.app: a real service process on real ports, stopped by SIGTERM.
 
 The service is ``tiny_service.py`` (one slow endpoint over HTTP and gRPC).
-The in-process tests check the readiness wiring; the process tests check
-the graceful stop: requests in flight finish, new connections are refused,
-the process exits 0 within the grace period, and its etcd key goes away.
+The in-process tests check the readiness wiring and the routes every service
+gets from the app; the process tests check the graceful stop (requests in
+flight finish, new connections are refused, the process exits 0 within the
+grace period, and its etcd key goes away) and, with ``setup_process``, JSON
+logs and traces of both transports.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from tiny_service import GRPC_SERVICE, decode_http, register, work
 
 from kitcore.app import App
 from kitcore.config import KitConfig
+from kitcore.faults import FaultSettings
+from kitcore.health import Readiness
+from kitcore.testing.otlp import OTLPCollector
 from kitcore.testing.process import free_port, wait_for_port
 from kitcore.transport.http import new_app, route
 
@@ -110,6 +115,55 @@ def test_stop_refuses_new_connections_and_is_idempotent(app):
     assert _refused(config.http_port)
     assert _refused(config.grpc_port)
     app.stop()
+
+
+def test_adds_the_routes_every_service_serves():
+    http_app = new_app("tiny")
+    settings = FaultSettings()
+    config = _config(KIT_ADMIN_USER="ops", KIT_ADMIN_PASSWORD="knob-secret")
+    app = App(config, http_app=http_app, grpc_register=register, fault_settings=settings).start()
+    try:
+        base = f"http://127.0.0.1:{config.http_port}"
+        exported = requests.get(f"{base}/metrics", timeout=5)
+        assert exported.status_code == 200 and "kit_requests_total" in exported.text
+        admin = f"{base}/admin/faults"
+        assert requests.get(admin, timeout=5).status_code == 401
+        assert requests.get(admin, auth=("admin", "knob-secret"), timeout=5).status_code == 401
+        turned = requests.put(admin, json={"latency_ms": 5}, auth=("ops", "knob-secret"), timeout=5)
+        assert turned.status_code == 200 and settings.latency_ms == 5.0
+    finally:
+        app.stop()
+
+
+def test_without_fault_settings_there_is_no_admin_route(app):
+    admin = f"http://127.0.0.1:{app.config.http_port}/admin/faults"
+    assert requests.get(admin, auth=("admin", ""), timeout=5).status_code == 404
+
+
+def test_readyz_runs_the_checks_of_the_readiness_it_was_given():
+    readiness = Readiness()
+    readiness.add_check("database", lambda: False)
+    config = _config()
+    app = App(config, http_app=new_app("tiny"), readiness=readiness).start()
+    try:
+        base = f"http://127.0.0.1:{config.http_port}"
+        readyz = requests.get(f"{base}/readyz", timeout=5)
+        assert readyz.status_code == 503 and "database" in readyz.json()["error"]["message"]
+        assert requests.get(f"{base}/healthz", timeout=5).status_code == 200
+    finally:
+        app.stop()
+
+
+def test_routes_the_app_already_has_are_left_alone():
+    http_app = new_app("tiny")
+    http_app.add_url_rule("/metrics", "metrics", lambda: "own metrics")
+    config = _config()
+    app = App(config, http_app=http_app).start()
+    try:
+        own = requests.get(f"http://127.0.0.1:{config.http_port}/metrics", timeout=5)
+        assert own.text == "own metrics"
+    finally:
+        app.stop()
 
 
 def test_a_port_already_taken_fails_start_clearly():
@@ -272,6 +326,24 @@ def test_sigterm_when_idle_exits_zero_at_once(tiny):
     started = next(line for line in tiny.log_lines() if line.get("msg") == "started")
     assert started["http"] == f"127.0.0.1:{tiny.http_port}"
     assert started["grpc"] == f"127.0.0.1:{tiny.grpc_port}"
+
+
+def test_setup_process_logs_json_and_traces_both_transports():
+    with OTLPCollector() as collector:
+        tiny = _Tiny(OTEL_EXPORTER_OTLP_ENDPOINT=collector.url, OTEL_SERVICE_NAME="tiny-traced")
+        try:
+            response = requests.get(f"{tiny.base}/work?sleep_ms=1", timeout=5)
+            assert len(response.headers["X-Trace-Id"]) == 32
+            assert _grpc_work(tiny.grpc_port, 1) == {"slept_ms": 1.0}
+            requests.get(f"{tiny.base}/healthz", timeout=5)
+            assert tiny.terminate(timeout=GRACE + 5) == 0  # spans still batched are sent on exit
+        finally:
+            tiny.close()
+        servers = {(span.service, span.name) for span in collector.spans if span.kind == "server"}
+    assert ("tiny-traced", "GET /work") in servers
+    assert ("tiny-traced", f"/{GRPC_SERVICE}/Work") in servers
+    assert not any("healthz" in name for _, name in servers)  # probes are not traced
+    assert any(line.get("msg") == "started" for line in tiny.log_lines())
 
 
 # --- with a real etcd ------------------------------------------------------------------------

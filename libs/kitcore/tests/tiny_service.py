@@ -1,8 +1,8 @@
 """A tiny service for test_app.py: one endpoint over HTTP and gRPC under kitcore.app.App.
 
-Run as ``python tiny_service.py`` with the ``KIT_*`` variables set. The one
-endpoint, ``work``, sleeps ``sleep_ms`` milliseconds and says so, which lets a
-test keep a request in flight while the process is told to stop.
+Run as ``python tiny_service.py`` with the ``KIT_*`` (and ``OTEL_*``) variables
+set. The one endpoint, ``work``, sleeps ``sleep_ms`` milliseconds and says so,
+which lets a test keep a request in flight while the process is told to stop.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import flask
 import grpc
 from google.protobuf import json_format, struct_pb2
 
-from kitcore.app import App
+from kitcore.app import App, setup_process
 from kitcore.config import KitConfig
 from kitcore.endpoint import Context
 from kitcore.transport import grpc as kgrpc
@@ -62,6 +62,7 @@ def register(server: grpc.Server) -> None:
 def main() -> None:
     """Read the config, wire the endpoint to both transports, run until SIGTERM."""
     config = KitConfig.from_env("tiny")
+    setup_process(config)
     http_app = new_app(config.service_name, served_by=config.instance_id)
     route(http_app, "/work", ["GET"], work, decode_http)
     App(config, http_app=http_app, grpc_register=register, instance_meta={"zone": "test"}).run()

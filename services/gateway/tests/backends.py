@@ -69,7 +69,8 @@ def start_book(instance_id: str, store: BookStore, etcd: str = "") -> Backend:
     knobs = faults.FaultSettings()
     endpoints = new_book_set(Catalogue(store, instance_id), knobs, config.request_timeout)
     app = App(config, http_app=make_book_app(endpoints, instance_id),
-              grpc_register=lambda server: add_book_service(server, endpoints)).start()
+              grpc_register=lambda server: add_book_service(server, endpoints),
+              fault_settings=knobs).start()
     return Backend(instance_id, app, knobs, config.http_address, config.grpc_address)
 
 
@@ -83,5 +84,6 @@ def start_user(instance_id: str, etcd: str = "") -> Backend:
     knobs = faults.FaultSettings()
     endpoints = new_user_set(Accounts(store, issuer, instance_id), knobs, config.request_timeout)
     app = App(config, http_app=make_user_app(endpoints, instance_id),
-              grpc_register=lambda server: add_user_service(server, endpoints)).start()
+              grpc_register=lambda server: add_user_service(server, endpoints),
+              fault_settings=knobs).start()
     return Backend(instance_id, app, knobs, config.http_address, config.grpc_address)

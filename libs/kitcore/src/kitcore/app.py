@@ -3,7 +3,10 @@
 ::
 
     config = KitConfig.from_env("book")
-    App(config, http_app=flask_app, grpc_register=register_book_service).run()
+    setup_process(config)  # JSON logs and tracing, before any server exists
+    ...  # store -> service -> endpoints -> transports
+    App(config, http_app=flask_app, grpc_register=register_book_service,
+        fault_settings=knobs).run()
 
 :meth:`App.run` starts both transports, marks the process ready, registers
 the instance in etcd (when ``KIT_ETCD_ENDPOINTS`` is set) and blocks until
@@ -16,8 +19,12 @@ SIGTERM or SIGINT. Then it stops gracefully, in this order:
 5. stop the gRPC server and close waitress; ``run()`` returns (exit status 0).
 
 :meth:`App.start` and :meth:`App.stop` do the same without signals, for tests.
-The app adds ``/healthz`` and ``/readyz`` to the Flask app (unless it has them)
-and the standard gRPC health service to the gRPC server.
+Every service gets the same plumbing from here, so its ``main`` only wires
+what is its own. Before serving, the app adds to the Flask app ``/healthz`` and
+``/readyz`` (answering from the readiness), ``/metrics``, ``/admin/faults``
+(when given fault settings; basic auth with the config's admin user and
+password) and server spans when tracing is on, each unless the app already has
+it; and to the gRPC server the standard gRPC health service.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ import grpc
 import waitress
 from waitress import wasyncore
 
-from kitcore import health, log
+from kitcore import faults, health, log, metrics, tracing
 from kitcore.config import KitConfig
 from kitcore.transport.grpc import new_server
 
@@ -45,6 +52,20 @@ HTTP_THREADS = 8
 """Waitress worker threads: requests one process serves at once over HTTP."""
 
 _CLOSE_RESERVE = 0.5  # seconds of the grace period kept for closing the servers
+
+
+def setup_process(config: KitConfig) -> None:
+    """Set up logging and tracing for the process; call first, before any server exists.
+
+    Logs are JSON lines at ``config.log_level``. Tracing is on when an OTLP
+    endpoint is configured (``OTEL_*``); then every gRPC server created from
+    now on gets server spans (the Flask app gets its own from :class:`App`).
+    Client spans are a caller's choice: ``tracing.instrument_requests()`` and
+    ``tracing.instrument_grpc_client()``, before any session or channel exists.
+    """
+    log.setup(config.service_name, config.log_level)
+    if tracing.setup(config.service_name):
+        tracing.instrument_grpc_server()  # patches grpc.server, so before App creates one
 
 
 class App:
@@ -57,6 +78,7 @@ class App:
         http_app: flask.Flask | None = None,
         grpc_register: Callable[[grpc.Server], None] | None = None,
         readiness: health.Readiness | None = None,
+        fault_settings: faults.FaultSettings | None = None,
         instance_meta: Mapping[str, str] | None = None,
         version: str = "",
         grpc_interceptors: Sequence[grpc.ServerInterceptor] = (),
@@ -65,6 +87,7 @@ class App:
         self.readiness = readiness or health.Readiness()
         self._http_app = http_app
         self._grpc_register = grpc_register
+        self._fault_settings = fault_settings
         self._meta = dict(instance_meta or {})
         self._version = version
         self._interceptors = tuple(grpc_interceptors)
@@ -172,10 +195,22 @@ class App:
     def _start_http(self) -> None:
         if self._http_app is None or not self.config.http_port:
             return
-        if "readyz" not in self._http_app.view_functions:
-            health.health_routes(self._http_app, self.readiness)
+        self._add_standard_routes(self._http_app)
         self._http = _HTTPServer(self._http_app, self.config.http_port)
         self._http.start()
+
+    def _add_standard_routes(self, app: flask.Flask) -> None:
+        """Health, metrics, the fault knobs' admin route and server spans, unless already there."""
+        routes = app.view_functions
+        if "readyz" not in routes:
+            health.health_routes(app, self.readiness)
+        if "metrics" not in routes:
+            metrics.metrics_route(app)
+        if self._fault_settings is not None and "admin_get_faults" not in routes:
+            faults.admin_routes(
+                app, self._fault_settings, self.config.admin_user, self.config.admin_password
+            )
+        tracing.instrument_flask(app)
 
     def _register(self) -> bool:
         """Register in etcd when endpoints are configured; True once registered."""
