@@ -197,6 +197,8 @@ def run(seconds: float, rounds: int, warmup: float, only: set[str]) -> dict[str,
     finally:
         for process in processes.values():
             process.close()
+        sink.stop()
+        exported = _sink_counts(sink)
         sink.close()
     busy = harness.busy_fractions(busy_before, harness.cpu_busy())
     return {
@@ -210,10 +212,19 @@ def run(seconds: float, rounds: int, warmup: float, only: set[str]) -> dict[str,
         "machine_before": load_before,
         "cpu_busy_during_run": busy,
         "wall_s": round(time.time() - started, 1),
+        "trace_sink_received": exported,
         "runs": runs,
         "summary": summarize(runs),
         "comparisons": compare(runs),
     }
+
+
+def _sink_counts(sink: harness.PinnedServer) -> dict[str, int]:
+    """What the OTLP sink printed on stop: export requests and bytes received."""
+    for line in reversed(sink.log_tail(5).splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    return {}
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ HTTP or ``BookService.GetBook`` over gRPC:
 - ``flask``: a bare Flask route on waitress with kitcore.app's thread count;
 - ``kitcore-http``: a kitcore endpoint behind ``kitcore.transport.http.route``
   with the server chain the book service uses (metrics, log, faults off,
-  deadline), run by :class:`kitcore.app.App` (waitress, JSON log lines);
+  deadline), wired as a service's main does (``setup_process``, then
+  :class:`kitcore.app.App`: waitress, JSON log lines);
 - ``grpc-bare``: a generated servicer on ``grpc.server`` with 16 threads;
 - ``kitcore-grpc``: the same endpoint and chain behind
   ``kitcore.transport.grpc.Handler`` on ``kitcore.app.App``'s gRPC server;
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from concurrent import futures
@@ -32,7 +34,7 @@ import waitress
 from catalogue import book_reply
 
 from kitcore import errors, faults, log, metrics, tracing
-from kitcore.app import HTTP_THREADS, App
+from kitcore.app import HTTP_THREADS, App, setup_process
 from kitcore.config import KitConfig
 from kitcore.endpoint import Context, Endpoint, chain, deadline_middleware
 from kitcore.transport import http
@@ -40,6 +42,9 @@ from kitcore.transport.grpc import Handler
 from protos import book_pb2, book_pb2_grpc
 
 SERVICE = "bench"
+KNOBS = faults.FaultSettings()
+"""The fault knobs, off, as a service runs them when no fault is asked for."""
+
 GRPC_THREADS = 16
 """Worker threads of both gRPC servers (kitcore.transport.grpc.new_server's default)."""
 
@@ -60,47 +65,47 @@ def server_chain(endpoint: Endpoint, name: str) -> Endpoint:
     return chain(
         metrics.middleware(SERVICE, name),
         log.middleware(logging.getLogger(SERVICE), name),
-        faults.middleware(faults.FaultSettings()),
+        faults.middleware(KNOBS),
         deadline_middleware(5.0),
     )(endpoint)
 
 
-def kitcore_config(http_port: int, grpc_port: int) -> KitConfig:
-    """The App's config: one port, no etcd (tracing is set up apart, from ``--otlp``)."""
+def kitcore_config(http_port: int, grpc_port: int, otlp: str) -> KitConfig:
+    """The config a service would read: one port, no etcd, tracing to ``otlp`` if given.
+
+    This process is the edge, so it puts the ``OTEL_*`` settings in its own
+    environment, where ``setup_process`` reads them as in any service.
+    """
+    if otlp:
+        os.environ.update({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": otlp,
+                           "OTEL_TRACES_SAMPLER": "always_on"})
     environ = {
         "KIT_INSTANCE_ID": SERVICE,
         "KIT_HTTP_PORT": str(http_port),
         "KIT_GRPC_PORT": str(grpc_port),
         "KIT_ADVERTISE_HOST": "127.0.0.1",
         "KIT_SHUTDOWN_GRACE": "1",
+        **{k: v for k, v in os.environ.items() if k.startswith("OTEL_")},
     }
-    return KitConfig.from_env(SERVICE, environ)
-
-
-def setup_tracing(otlp: str) -> None:
-    """Trace every request to ``otlp`` (before any server exists: grpc is patched)."""
-    environ = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp, "OTEL_TRACES_SAMPLER": "always_on"}
-    if tracing.setup(SERVICE, environ=environ) is None:
+    config = KitConfig.from_env(SERVICE, environ)
+    setup_process(config)  # JSON logs, and tracing when an OTLP endpoint is set
+    if otlp and not tracing.enabled():
         raise SystemExit("tracing did not start")
-    tracing.instrument_grpc_server()
+    return config
 
 
 def run_kitcore_http(port: int, otlp: str) -> None:
-    """kitcore.transport.http on kitcore.app.App."""
-    if otlp:
-        setup_tracing(otlp)
+    """kitcore.transport.http on kitcore.app.App (which adds health, metrics, spans)."""
+    config = kitcore_config(port, 0, otlp)
     app = http.new_app(SERVICE, served_by=SERVICE)
-    tracing.instrument_flask(app)
-    metrics.metrics_route(app)
     http.route(app, "/books/<book_id>", ["GET"], server_chain(get_book, "get_book"),
                lambda request, path: path["book_id"], name="get_book")
-    App(kitcore_config(port, 0), http_app=app).run()
+    App(config, http_app=app, fault_settings=KNOBS).run()
 
 
 def run_kitcore_grpc(port: int, otlp: str) -> None:
     """kitcore.transport.grpc.Handler on kitcore.app.App's gRPC server."""
-    if otlp:
-        setup_tracing(otlp)
+    config = kitcore_config(0, port, otlp)
     handler = Handler(
         server_chain(get_book, "GetBook"),
         lambda message: message.id,
@@ -115,7 +120,7 @@ def run_kitcore_grpc(port: int, otlp: str) -> None:
     def register(server: grpc.Server) -> None:
         book_pb2_grpc.add_BookServiceServicer_to_server(Servicer(), server)
 
-    App(kitcore_config(0, port), grpc_register=register).run()
+    App(config, grpc_register=register, fault_settings=KNOBS).run()
 
 
 # --- the bare side ------------------------------------------------------------------
