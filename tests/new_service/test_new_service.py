@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -29,7 +28,7 @@ import requests
 from kitcore.sd import Instance
 from kitcore.sd.etcd_client import EtcdClient
 from kitcore.testing.etcd import EtcdServer
-from kitcore.testing.process import ServerProcess, free_port
+from kitcore.testing.service_process import ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME, CAMEL, HOST = "stock_keeper", "StockKeeper", "stock-keeper"
@@ -199,37 +198,6 @@ def test_the_scrape_job_fits_the_prometheus_file(repo: Path, generated: str) -> 
     assert found["relabel_configs"][0]["target_label"] == "instance"
 
 
-class GeneratedProcess(ServerProcess):
-    """``python -m stock_keeper`` from the copy, registering in ``etcd``."""
-
-    def __init__(self, repo: Path, etcd: str) -> None:
-        super().__init__()
-        self.grpc_port = free_port()
-        self.repo = repo
-        self.etcd = etcd
-
-    def argv(self) -> Sequence[str]:
-        settings = {
-            "PYTHONPATH": f"{self.repo / 'services'}:{self.repo / 'build' / 'gen'}",
-            "KIT_HTTP_PORT": self.port,
-            "KIT_GRPC_PORT": self.grpc_port,
-            "KIT_INSTANCE_ID": HOST,
-            "KIT_ADVERTISE_HOST": "127.0.0.1",
-            "KIT_ETCD_ENDPOINTS": self.etcd,
-            "OTEL_EXPORTER_OTLP_ENDPOINT": "",
-            "DATABASE_URL": "",
-        }
-        env = [f"{name}={value}" for name, value in settings.items()]
-        return ["env", f"--chdir={self.data_dir}", *env, sys.executable, "-m", NAME]
-
-
-@pytest.fixture
-def etcd() -> Iterator[EtcdServer]:
-    server = EtcdServer().start()
-    yield server
-    server.close()
-
-
 def _registered(client: EtcdClient) -> list[Instance]:
     prefix = f"/kitcore/services/{NAME}/"
     return [Instance.from_json(value) for _, value in client.get_prefix(prefix)]
@@ -238,7 +206,9 @@ def _registered(client: EtcdClient) -> list[Instance]:
 def test_the_generated_service_registers_and_answers_over_http_and_grpc(
     repo: Path, pb2: ModuleType, etcd: EtcdServer
 ) -> None:
-    server = GeneratedProcess(repo, etcd.address)
+    # ``python -m stock_keeper`` from the copy, registering in etcd.
+    server = ServiceProcess(NAME, repo, env={"KIT_INSTANCE_ID": HOST,
+                                             "KIT_ETCD_ENDPOINTS": etcd.address})
     client = EtcdClient([etcd.address])
     try:
         server.start()

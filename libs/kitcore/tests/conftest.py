@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from etcd_fixtures import etcd, etcd_client  # noqa: F401  (etcd for the sd tests)
+from etcd_fixtures import etcd_client  # noqa: F401  (etcd for the sd tests)
 
+from kitcore.testing.fixtures import database_url, etcd, postgres  # noqa: F401 (fixtures)
 from kitcore.testing.http_server import ServedApp, serve_in_thread
 
 

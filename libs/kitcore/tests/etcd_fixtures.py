@@ -1,22 +1,17 @@
-"""Fixtures for the service-discovery tests: a real etcd per test, and polling."""
+"""Fixtures for the service-discovery tests: a client of the test's etcd, and polling.
+
+The ``etcd`` fixture itself is kitcore.testing.fixtures' (see conftest.py).
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from kitcore.sd.etcd_client import EtcdClient
 from kitcore.testing.etcd import EtcdServer
-
-
-@pytest.fixture
-def etcd() -> Iterator[EtcdServer]:
-    """A fresh single-member etcd on free ports, removed after the test."""
-    server = EtcdServer().start()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -349,24 +349,9 @@ def test_setup_process_logs_json_and_traces_both_transports():
 # --- with a real etcd ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def etcd_server():
-    etcd_testing = pytest.importorskip(
-        "kitcore.testing.etcd", reason="kitcore.testing.etcd is not available"
-    )
-    try:
-        server = etcd_testing.EtcdServer().start()
-    except FileNotFoundError as exc:
-        pytest.skip(f"no etcd binary: {exc}")
-    yield server
-    server.close()
-
-
-def test_registered_while_running_and_gone_right_after_sigterm(etcd_server):
-    from kitcore.sd.etcd_client import EtcdClient
-
-    client = EtcdClient([etcd_server.address])
-    tiny = _Tiny(KIT_ETCD_ENDPOINTS=etcd_server.address, KIT_REGISTER_TTL="10")
+def test_registered_while_running_and_gone_right_after_sigterm(etcd, etcd_client):
+    client = etcd_client
+    tiny = _Tiny(KIT_ETCD_ENDPOINTS=etcd.address, KIT_REGISTER_TTL="10")
     try:
         key = f"/kitcore/services/tiny/{tiny.env['KIT_INSTANCE_ID']}"
         deadline = time.monotonic() + 10

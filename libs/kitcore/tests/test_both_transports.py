@@ -18,6 +18,7 @@ from google.protobuf import json_format, struct_pb2
 
 from kitcore import errors
 from kitcore.endpoint import Context, Endpoint
+from kitcore.testing.grpc_server import serve_grpc
 from kitcore.testing.process import free_port
 from kitcore.transport import grpc as kgrpc
 from kitcore.transport.http import ClientRequest, HTTPClient, new_app, query_str, route
@@ -85,14 +86,11 @@ def grpc_target():
         request_deserializer=struct_pb2.Struct.FromString,
         response_serializer=struct_pb2.Struct.SerializeToString,
     )
-    server = kgrpc.new_server(max_workers=4)
-    server.add_generic_rpc_handlers(
+    served = serve_grpc(lambda server: server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(SERVICE, {"GetBook": handler}),)
-    )
-    port = server.add_insecure_port(f"127.0.0.1:{free_port()}")
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop(None)
+    ))
+    yield served.address
+    served.stop()
 
 
 @pytest.fixture(scope="module")

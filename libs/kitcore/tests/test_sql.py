@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 from kitcore.sql import Store, connect
-from kitcore.testing.postgres import PostgresServer, postgres_binary
+from kitcore.testing.postgres import PostgresServer
 
 metadata = sa.MetaData()
 
@@ -53,25 +51,6 @@ class ThingStore(Store):
     def names(self) -> list[str]:
         with self.engine.connect() as conn:
             return list(conn.execute(sa.select(things.c.name).order_by(things.c.name)).scalars())
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    try:
-        postgres_binary("postgres")
-    except FileNotFoundError:
-        pytest.skip("PostgreSQL server binaries not installed (make system-deps)")
-    with PostgresServer() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database: a SQLite file, then a new PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'things.db'}"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.create_database(f"things_{uuid.uuid4().hex[:12]}")
 
 
 def _tables(engine: sa.Engine) -> set[str]:

@@ -3,12 +3,10 @@ across a real HTTP -> gRPC hop (kitcore's transports on real sockets)."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import urllib.request
 
@@ -17,7 +15,6 @@ import pytest
 import requests
 from google.protobuf import json_format, struct_pb2
 from opentelemetry import trace
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -25,7 +22,8 @@ from opentelemetry.trace import SpanKind
 
 from kitcore import tracing
 from kitcore.endpoint import Context
-from kitcore.testing.process import free_port
+from kitcore.testing.grpc_server import serve_grpc
+from kitcore.testing.otlp import OTLPCollector
 from kitcore.transport import grpc as kgrpc
 from kitcore.transport import http as khttp
 
@@ -79,47 +77,16 @@ def test_bad_settings_fail_fast_naming_the_variable(environ):
         tracing.new_provider("book", {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://j:4318", **environ})
 
 
-class _Collector(http.server.BaseHTTPRequestHandler):
-    """A stand-in OTLP/HTTP receiver that keeps what it is sent."""
-
-    received: list[tuple[str, str, bytes]] = []
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append((self.path, self.headers["Content-Type"], body))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_provider_exports_otlp_over_http_protobuf():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), _Collector)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        environ = {
-            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{server.server_port}",
-            "OTEL_SERVICE_NAME": "book-1",
-        }
+    with OTLPCollector() as collector:  # takes only protobuf POSTed to /v1/traces
+        environ = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.url, "OTEL_SERVICE_NAME": "book-1"}
         provider = tracing.new_provider("book", environ)
         assert provider is not None
         with provider.get_tracer("test").start_as_current_span("GetBook"):
             pass
         assert provider.force_flush(10_000)
         provider.shutdown()
-    finally:
-        server.shutdown()
-        server.server_close()
-    path, content_type, body = _Collector.received[-1]
-    assert (path, content_type) == ("/v1/traces", "application/x-protobuf")
-    export = ExportTraceServiceRequest.FromString(body)
-    resource = export.resource_spans[0].resource
-    attributes = {a.key: a.value.string_value for a in resource.attributes}
-    assert attributes["service.name"] == "book-1"
-    assert export.resource_spans[0].scope_spans[0].spans[0].name == "GetBook"
+        assert [(span.service, span.name) for span in collector.spans] == [("book-1", "GetBook")]
 
 
 # --- one trace across HTTP -> gRPC ----------------------------------------------------
@@ -166,14 +133,11 @@ def grpc_target(exporter):
         request_deserializer=struct_pb2.Struct.FromString,
         response_serializer=struct_pb2.Struct.SerializeToString,
     )
-    server = kgrpc.new_server(max_workers=2)
-    server.add_generic_rpc_handlers(
+    served = serve_grpc(lambda server: server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(SERVICE, {"Echo": handler}),)
-    )
-    port = server.add_insecure_port(f"127.0.0.1:{free_port()}")
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop(None)
+    ), max_workers=2)
+    yield served.address
+    served.stop()
 
 
 @pytest.fixture

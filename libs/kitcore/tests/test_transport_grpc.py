@@ -15,6 +15,7 @@ from google.protobuf import json_format, struct_pb2
 
 from kitcore import errors
 from kitcore.endpoint import Context
+from kitcore.testing.grpc_server import serve_grpc
 from kitcore.testing.process import free_port
 from kitcore.transport import grpc as kgrpc
 
@@ -97,14 +98,13 @@ def served():
             response_serializer=struct_pb2.Struct.SerializeToString,
         ),
     }
-    server = kgrpc.new_server(max_workers=4)
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
-    port = server.add_insecure_port(f"127.0.0.1:{free_port()}")
-    server.start()
-    channel = kgrpc.new_channel(f"127.0.0.1:{port}")
+    served = serve_grpc(lambda server: server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(SERVICE, handlers),)
+    ))
+    channel = kgrpc.new_channel(served.address)
     yield recorder, channel
     channel.close()
-    server.stop(None)
+    served.stop()
 
 
 def _method(channel: grpc.Channel, name: str = "Echo"):

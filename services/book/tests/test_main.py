@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import http.server
-import sys
-import threading
-from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
@@ -13,49 +9,27 @@ import pytest
 import requests
 from book.store import DEMO_BOOKS
 
-from kitcore.testing.process import ServerProcess, free_port
+from kitcore.testing.otlp import OTLPCollector
+from kitcore.testing.service_process import ServiceProcess
 from protos import book_pb2, book_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-class BookProcess(ServerProcess):
+def _book(database_url: str, workdir: Path, **env: str) -> ServiceProcess:
     """``python -m book`` on free ports, in ``workdir``, with ``DATABASE_URL`` (may be empty)."""
-
-    def __init__(self, database_url: str, workdir: Path, **extra: str) -> None:
-        super().__init__()
-        self.grpc_port = free_port()
-        self.database_url = database_url
-        self.workdir = workdir
-        self.extra = extra
-
-    def argv(self) -> Sequence[str]:
-        settings = {
-            "PYTHONPATH": f"{ROOT / 'services'}:{ROOT / 'build' / 'gen'}",
-            "KIT_HTTP_PORT": self.port,
-            "KIT_GRPC_PORT": self.grpc_port,
-            "KIT_INSTANCE_ID": "book-main-test",
-            "KIT_ETCD_ENDPOINTS": "",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": "",
-            "DATABASE_URL": self.database_url,
-            **self.extra,
-        }
-        env = [f"{name}={value}" for name, value in settings.items()]
-        return ["env", f"--chdir={self.workdir}", *env, sys.executable, "-m", "book"]
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.address}"
+    settings = {"KIT_INSTANCE_ID": "book-main-test", "DATABASE_URL": database_url, **env}
+    return ServiceProcess("book", ROOT, workdir=workdir, env=settings)
 
 
 @pytest.fixture
 def process(database_url: str, tmp_path: Path):
-    server = BookProcess(database_url, tmp_path)
+    server = _book(database_url, tmp_path)
     yield server
     server.close()
 
 
-def test_writes_survive_a_restart(process: BookProcess) -> None:
+def test_writes_survive_a_restart(process: ServiceProcess) -> None:
     process.start()
     assert requests.get(f"{process.url}/readyz", timeout=5).status_code == 200
     seeded = requests.get(f"{process.url}/books?page_size=100", timeout=5).json()["items"]
@@ -63,7 +37,7 @@ def test_writes_survive_a_restart(process: BookProcess) -> None:
     created = requests.post(f"{process.url}/books", timeout=5, json={
         "title": "Dune", "author": "Frank Herbert", "year": 1965, "stock": 3}).json()["book"]
     requests.patch(f"{process.url}/books/{created['id']}/stock", json={"delta": -1}, timeout=5)
-    with grpc.insecure_channel(f"127.0.0.1:{process.grpc_port}") as channel:
+    with grpc.insecure_channel(process.grpc_address) as channel:
         stub = book_pb2_grpc.BookServiceStub(channel)
         via_grpc = stub.CreateBook(book_pb2.CreateBookRequest(
             title="Kindred", author="Octavia E. Butler", year=1979, stock=1), timeout=5).book
@@ -80,7 +54,7 @@ def test_writes_survive_a_restart(process: BookProcess) -> None:
 
 
 def test_runs_alone_with_a_sqlite_file_in_the_working_directory(tmp_path: Path) -> None:
-    server = BookProcess("", tmp_path)
+    server = _book("", tmp_path)
     try:
         server.start()
         book = requests.get(f"{server.url}/books/{DEMO_BOOKS[0].id}", timeout=5).json()["book"]
@@ -94,7 +68,7 @@ def test_runs_alone_with_a_sqlite_file_in_the_working_directory(tmp_path: Path) 
 
 
 def test_the_fault_knobs_turn_at_the_admin_route(tmp_path: Path) -> None:
-    server = BookProcess("", tmp_path, KIT_ADMIN_PASSWORD="knob-secret")
+    server = _book("", tmp_path, KIT_ADMIN_PASSWORD="knob-secret")
     try:
         server.start()
         admin = f"{server.url}/admin/faults"
@@ -111,43 +85,27 @@ def test_the_fault_knobs_turn_at_the_admin_route(tmp_path: Path) -> None:
         server.close()
 
 
-class _TraceSink(http.server.BaseHTTPRequestHandler):
-    """Stands in for an OTLP collector: keeps the bodies POSTed to it."""
-
-    bodies: list[bytes] = []
-
-    def do_POST(self) -> None:
-        self.bodies.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_with_an_otlp_endpoint_it_traces_both_transports(tmp_path: Path) -> None:
-    sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TraceSink)
-    threading.Thread(target=sink.serve_forever, daemon=True).start()
-    endpoint = f"http://127.0.0.1:{sink.server_address[1]}"
-    server = BookProcess("", tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint)
-    try:
-        server.start()
-        response = requests.get(f"{server.url}/books/{DEMO_BOOKS[0].id}", timeout=5)
-        assert len(response.headers["X-Trace-Id"]) == 32
-        with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
-            stub = book_pb2_grpc.BookServiceStub(channel)
-            stub.GetBook(book_pb2.GetBookRequest(id=DEMO_BOOKS[0].id), timeout=5)
-        server.stop()  # spans still batched are flushed on exit
-    finally:
-        server.close()
-        sink.shutdown()
-    exported = b"".join(_TraceSink.bodies)
-    assert b"book" in exported and b"GetBook" in exported and b"/books/" in exported
+    with OTLPCollector() as collector:
+        server = _book("", tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT=collector.url)
+        try:
+            server.start()
+            response = requests.get(f"{server.url}/books/{DEMO_BOOKS[0].id}", timeout=5)
+            assert len(response.headers["X-Trace-Id"]) == 32
+            with grpc.insecure_channel(server.grpc_address) as channel:
+                stub = book_pb2_grpc.BookServiceStub(channel)
+                stub.GetBook(book_pb2.GetBookRequest(id=DEMO_BOOKS[0].id), timeout=5)
+            server.stop()  # spans still batched are flushed on exit
+        finally:
+            server.close()
+        served = {span.name for span in collector.spans
+                  if span.service == "book" and span.kind == "server"}
+    assert {"GET /books/<book_id>", "/kitcore.book.v1.BookService/GetBook"} <= served, served
 
 
 def test_not_ready_while_the_database_is_away(postgres, tmp_path: Path) -> None:
     url = postgres.create_database("book_readyz")
-    server = BookProcess(url, tmp_path)
+    server = _book(url, tmp_path)
     try:
         server.start()
         assert requests.get(f"{server.url}/readyz", timeout=5).status_code == 200

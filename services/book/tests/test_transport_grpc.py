@@ -15,7 +15,8 @@ from book.transport_grpc import add_to_server
 from kitcore.endpoint import Context
 from kitcore.errors import FailedPrecondition
 from kitcore.faults import FaultSettings
-from kitcore.transport.grpc import ClientEndpoint, new_server
+from kitcore.testing.grpc_server import serve_grpc
+from kitcore.transport.grpc import ClientEndpoint
 from protos import book_pb2, book_pb2_grpc
 
 DUNE = book_pb2.CreateBookRequest(title="Dune", author="Frank Herbert", year=1965, stock=3)
@@ -23,14 +24,11 @@ DUNE = book_pb2.CreateBookRequest(title="Dune", author="Frank Herbert", year=196
 
 @pytest.fixture
 def channel(catalogue: Catalogue) -> Iterator[grpc.Channel]:
-    server = new_server(max_workers=4)
-    add_to_server(server, new_set(catalogue, FaultSettings(), timeout=5.0))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    yield channel
-    channel.close()
-    server.stop(0)
+    endpoints = new_set(catalogue, FaultSettings(), timeout=5.0)
+    served = serve_grpc(lambda server: add_to_server(server, endpoints))
+    with grpc.insecure_channel(served.address) as channel:
+        yield channel
+    served.stop()
 
 
 @pytest.fixture

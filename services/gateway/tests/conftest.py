@@ -16,6 +16,7 @@ from gateway.tests.backends import Backend, new_book_store, start_book, start_us
 from kitcore.app import App
 from kitcore.auth import JWTIssuer
 from kitcore.config import DEFAULT_JWT_SECRET
+from kitcore.testing.fixtures import etcd  # noqa: F401 (a fixture)
 from kitcore.testing.process import free_port
 
 NOWHERE = "127.0.0.1:9"
@@ -120,14 +121,15 @@ def start_stack(start_gateway: Callable[..., RunningGateway]) -> Iterator[Callab
     """Start user-1, book-1 and book-2 (sharing one catalogue) and a gateway in front."""
     backends: list[Backend] = []
 
-    def start(env: Mapping[str, str] | None = None, *, etcd: str = "") -> Stack:
-        """With ``etcd`` ("host:port"), backends register there and the gateway
+    def start(env: Mapping[str, str] | None = None, *, etcd_address: str = "") -> Stack:
+        """With ``etcd_address`` ("host:port"), backends register there and the gateway
         finds them there only; else the gateway gets their addresses."""
         store = new_book_store()
-        user = start_user("user-1", etcd)
-        books = [start_book("book-1", store, etcd), start_book("book-2", store, etcd)]
+        user = start_user("user-1", etcd_address)
+        books = [start_book("book-1", store, etcd_address),
+                 start_book("book-2", store, etcd_address)]
         backends.extend([user, *books])
-        where = {"KIT_ETCD_ENDPOINTS": etcd} if etcd else {
+        where = {"KIT_ETCD_ENDPOINTS": etcd_address} if etcd_address else {
             "KIT_USER_ADDRS": user.http,
             "KIT_BOOK_ADDRS": ",".join(book.grpc for book in books),
         }

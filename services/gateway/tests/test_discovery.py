@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from gateway.tests.backends import start_book
 
-from kitcore.testing.etcd import EtcdServer
-
 FOLLOW = 10.0  # seconds for a registration change to reach the gateway (generous)
-
-
-@pytest.fixture
-def etcd() -> Iterator[EtcdServer]:
-    server = EtcdServer().start()
-    yield server
-    server.close()
 
 
 def _served_by(stack, book: str, calls: int) -> set[str]:
@@ -35,8 +25,9 @@ def _eventually_served_by(stack, book: str, expected: set[str]) -> None:
 
 @pytest.mark.slow
 def test_the_gateway_follows_the_instances_registered_in_etcd(start_stack, etcd):
+    # The fixed addresses are ignored when etcd is set.
     stack = start_stack({"KIT_USER_ADDRS": "127.0.0.1:9", "KIT_BOOK_ADDRS": "127.0.0.1:9"},
-                        etcd=etcd.address)  # the fixed addresses are ignored when etcd is set
+                        etcd_address=etcd.address)
     deadline = time.monotonic() + FOLLOW
     while stack.gateway.get("/api/v1/books").status_code != 200:
         assert time.monotonic() < deadline, "book never discovered"

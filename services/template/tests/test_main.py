@@ -6,22 +6,18 @@ environment only) on free ports, in a temporary working directory.
 
 from __future__ import annotations
 
-import http.server
 import json
-import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import grpc
-import pytest
 import requests
 
 from kitcore.sd import Instance
 from kitcore.sd.etcd_client import EtcdClient
 from kitcore.testing.etcd import EtcdServer
-from kitcore.testing.process import ServerProcess, free_port
+from kitcore.testing.otlp import OTLPCollector
+from kitcore.testing.service_process import ServiceProcess
 from protos import template_pb2, template_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -29,40 +25,10 @@ PREFIX = "/kitcore/services/template/"
 REGISTERED = 10.0  # seconds for the instance to appear in etcd (generous)
 
 
-class TemplateProcess(ServerProcess):
+def _template(workdir: Path, **env: str) -> ServiceProcess:
     """``python -m template`` on free ports, in ``workdir``, with extra settings."""
-
-    def __init__(self, workdir: Path, **extra: str) -> None:
-        super().__init__()
-        self.grpc_port = free_port()
-        self.workdir = workdir
-        self.extra = extra
-
-    def argv(self) -> Sequence[str]:
-        settings = {
-            "PYTHONPATH": f"{ROOT / 'services'}:{ROOT / 'build' / 'gen'}",
-            "KIT_HTTP_PORT": self.port,
-            "KIT_GRPC_PORT": self.grpc_port,
-            "KIT_INSTANCE_ID": "template-main-test",
-            "KIT_ADVERTISE_HOST": "127.0.0.1",
-            "KIT_ETCD_ENDPOINTS": "",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": "",
-            "DATABASE_URL": "",
-            **self.extra,
-        }
-        env = [f"{name}={value}" for name, value in settings.items()]
-        return ["env", f"--chdir={self.workdir}", *env, sys.executable, "-m", "template"]
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.address}"
-
-
-@pytest.fixture
-def etcd() -> Iterator[EtcdServer]:
-    server = EtcdServer().start()
-    yield server
-    server.close()
+    settings = {"KIT_INSTANCE_ID": "template-main-test", **env}
+    return ServiceProcess("template", ROOT, workdir=workdir, env=settings)
 
 
 def _registered(client: EtcdClient) -> list[Instance]:
@@ -81,14 +47,14 @@ def _wait_registered(client: EtcdClient) -> Instance:
 def test_registers_in_etcd_and_answers_at_the_addresses_it_registered(
     etcd: EtcdServer, tmp_path: Path
 ) -> None:
-    server = TemplateProcess(tmp_path, KIT_ETCD_ENDPOINTS=etcd.address)
+    server = _template(tmp_path, KIT_ETCD_ENDPOINTS=etcd.address)
     client = EtcdClient([etcd.address])
     try:
         server.start()
         instance = _wait_registered(client)
         assert instance.id == "template-main-test" and instance.service == "template"
         assert instance.http == server.address
-        assert instance.grpc == f"127.0.0.1:{server.grpc_port}"
+        assert instance.grpc == server.grpc_address
 
         created = requests.post(f"http://{instance.http}/items", json={"name": "first"},
                                 timeout=5)
@@ -111,12 +77,12 @@ def test_registers_in_etcd_and_answers_at_the_addresses_it_registered(
 def test_runs_alone_keeps_writes_over_a_restart_logs_counts_and_turns_its_knobs(
     tmp_path: Path,
 ) -> None:
-    server = TemplateProcess(tmp_path, KIT_ADMIN_PASSWORD="knob-secret")
+    server = _template(tmp_path, KIT_ADMIN_PASSWORD="knob-secret")
     try:
         server.start()
         item = requests.post(f"{server.url}/items", json={"name": "first"},
                              timeout=5).json()["item"]
-        with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        with grpc.insecure_channel(server.grpc_address) as channel:
             stub = template_pb2_grpc.TemplateServiceStub(channel)
             via_grpc = stub.CreateItem(template_pb2.CreateItemRequest(name="second"),
                                        timeout=5).item
@@ -145,36 +111,20 @@ def test_runs_alone_keeps_writes_over_a_restart_logs_counts_and_turns_its_knobs(
         server.close()
 
 
-class _TraceSink(http.server.BaseHTTPRequestHandler):
-    """Stands in for an OTLP collector: keeps the bodies POSTed to it."""
-
-    bodies: list[bytes] = []
-
-    def do_POST(self) -> None:
-        self.bodies.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_with_an_otlp_endpoint_it_traces_both_transports(tmp_path: Path) -> None:
-    sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TraceSink)
-    threading.Thread(target=sink.serve_forever, daemon=True).start()
-    endpoint = f"http://127.0.0.1:{sink.server_address[1]}"
-    server = TemplateProcess(tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint)
-    try:
-        server.start()
-        response = requests.post(f"{server.url}/items", json={"name": "first"}, timeout=5)
-        assert len(response.headers["X-Trace-Id"]) == 32
-        with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
-            stub = template_pb2_grpc.TemplateServiceStub(channel)
-            stub.GetItem(template_pb2.GetItemRequest(id=response.json()["item"]["id"]),
-                         timeout=5)
-        server.stop()  # spans still batched are flushed on exit
-    finally:
-        server.close()
-        sink.shutdown()
-    exported = b"".join(_TraceSink.bodies)
-    assert b"template" in exported and b"GetItem" in exported and b"/items" in exported
+    with OTLPCollector() as collector:
+        server = _template(tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT=collector.url)
+        try:
+            server.start()
+            response = requests.post(f"{server.url}/items", json={"name": "first"}, timeout=5)
+            assert len(response.headers["X-Trace-Id"]) == 32
+            with grpc.insecure_channel(server.grpc_address) as channel:
+                stub = template_pb2_grpc.TemplateServiceStub(channel)
+                stub.GetItem(template_pb2.GetItemRequest(id=response.json()["item"]["id"]),
+                             timeout=5)
+            server.stop()  # spans still batched are flushed on exit
+        finally:
+            server.close()
+        served = {span.name for span in collector.spans
+                  if span.service == "template" and span.kind == "server"}
+    assert {"POST /items", "/kitcore.template.v1.TemplateService/GetItem"} <= served, served

@@ -14,20 +14,18 @@ from template.transport_grpc import add_to_server
 from kitcore.endpoint import Context
 from kitcore.errors import NotFound
 from kitcore.faults import FaultSettings
-from kitcore.transport.grpc import ClientEndpoint, new_server
+from kitcore.testing.grpc_server import serve_grpc
+from kitcore.transport.grpc import ClientEndpoint
 from protos import template_pb2, template_pb2_grpc
 
 
 @pytest.fixture
 def channel(items: Items) -> Iterator[grpc.Channel]:
-    server = new_server(max_workers=4)
-    add_to_server(server, new_set(items, FaultSettings(), timeout=5.0))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    yield channel
-    channel.close()
-    server.stop(0)
+    endpoints = new_set(items, FaultSettings(), timeout=5.0)
+    served = serve_grpc(lambda server: add_to_server(server, endpoints))
+    with grpc.insecure_channel(served.address) as channel:
+        yield channel
+    served.stop()
 
 
 @pytest.fixture

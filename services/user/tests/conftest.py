@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from user.service import Accounts
@@ -12,7 +10,7 @@ from user.store import UserStore
 
 from kitcore.auth import JWTIssuer, JWTVerifier
 from kitcore.sql import connect
-from kitcore.testing.postgres import PostgresServer, postgres_binary
+from kitcore.testing.fixtures import database_url, postgres  # noqa: F401 (fixtures)
 
 SECRET = "test-secret-for-signing-tokens-32b"
 
@@ -43,22 +41,3 @@ def accounts(store: UserStore, issuer: JWTIssuer) -> Accounts:
     """The service over an empty store, answering as instance "user-test"."""
     return Accounts(store, issuer, "user-test")
 
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    """One PostgreSQL server for the whole run; skipped where PostgreSQL is not installed."""
-    try:
-        postgres_binary("postgres")
-    except FileNotFoundError:
-        pytest.skip("PostgreSQL server binaries not installed (make system-deps)")
-    with PostgresServer() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database: a SQLite file, then a new PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'user.db'}"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.create_database(f"user_{uuid.uuid4().hex[:12]}")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -11,7 +9,7 @@ import requests
 import sqlalchemy as sa
 
 from kitcore.auth import JWTVerifier
-from kitcore.testing.process import ServerProcess, free_port
+from kitcore.testing.service_process import ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[3]
 SECRET = "main-test-secret-at-least-32-bytes!"
@@ -19,42 +17,21 @@ ADA = {"name": "Ada", "email": "ada@example.org", "password": "correct horse bat
 BOOK = "00000000-0000-4000-8000-00000000b001"
 
 
-class UserProcess(ServerProcess):
-    """`python -m user` on free ports, in ``workdir``, with ``DATABASE_URL`` (may be empty)."""
-
-    def __init__(self, database_url: str, workdir: Path) -> None:
-        super().__init__()
-        self.grpc_port = free_port()
-        self.database_url = database_url
-        self.workdir = workdir
-
-    def argv(self) -> Sequence[str]:
-        settings = {
-            "PYTHONPATH": f"{ROOT / 'services'}:{ROOT / 'build' / 'gen'}",
-            "KIT_HTTP_PORT": self.port,
-            "KIT_GRPC_PORT": self.grpc_port,
-            "KIT_INSTANCE_ID": "user-main-test",
-            "KIT_ETCD_ENDPOINTS": "",
-            "KIT_JWT_SECRET": SECRET,
-            "OTEL_EXPORTER_OTLP_ENDPOINT": "",
-            "DATABASE_URL": self.database_url,
-        }
-        env = [f"{name}={value}" for name, value in settings.items()]
-        return ["env", f"--chdir={self.workdir}", *env, sys.executable, "-m", "user"]
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.address}"
+def _user(database_url: str, workdir: Path) -> ServiceProcess:
+    """``python -m user`` on free ports, in ``workdir``, with ``DATABASE_URL`` (may be empty)."""
+    settings = {"KIT_INSTANCE_ID": "user-main-test", "KIT_JWT_SECRET": SECRET,
+                "DATABASE_URL": database_url}
+    return ServiceProcess("user", ROOT, workdir=workdir, env=settings)
 
 
 @pytest.fixture
 def process(database_url: str, tmp_path: Path):
-    server = UserProcess(database_url, tmp_path)
+    server = _user(database_url, tmp_path)
     yield server
     server.close()
 
 
-def test_accounts_and_shelves_survive_a_restart(process: UserProcess, database_url: str) -> None:
+def test_accounts_and_shelves_survive_a_restart(process: ServiceProcess, database_url: str) -> None:
     process.start()
     assert requests.get(f"{process.url}/readyz", timeout=5).status_code == 200
     user = requests.post(f"{process.url}/users", json=ADA, timeout=5).json()["user"]
@@ -80,7 +57,7 @@ def test_accounts_and_shelves_survive_a_restart(process: UserProcess, database_u
 
 
 def test_runs_alone_with_a_sqlite_file_in_the_working_directory(tmp_path: Path) -> None:
-    server = UserProcess("", tmp_path)
+    server = _user("", tmp_path)
     try:
         server.start()
         assert requests.post(f"{server.url}/users", json=ADA, timeout=5).status_code == 201

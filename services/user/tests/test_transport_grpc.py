@@ -13,7 +13,7 @@ from user.transport_grpc import add_to_server
 
 from kitcore.auth import JWTVerifier
 from kitcore.faults import FaultSettings
-from kitcore.transport.grpc import new_server
+from kitcore.testing.grpc_server import serve_grpc
 from protos import user_pb2, user_pb2_grpc
 
 PASSWORD = "correct horse battery"
@@ -22,14 +22,11 @@ ADA = user_pb2.CreateUserRequest(name="Ada", email="ada@example.org", password=P
 
 @pytest.fixture
 def channel(accounts: Accounts) -> Iterator[grpc.Channel]:
-    server = new_server(max_workers=4)
-    add_to_server(server, new_set(accounts, FaultSettings(), timeout=5.0))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    yield channel
-    channel.close()
-    server.stop(0)
+    endpoints = new_set(accounts, FaultSettings(), timeout=5.0)
+    served = serve_grpc(lambda server: add_to_server(server, endpoints))
+    with grpc.insecure_channel(served.address) as channel:
+        yield channel
+    served.stop()
 
 
 @pytest.fixture

@@ -7,9 +7,10 @@
         ...
         names = {span.name for span in collector.spans if span.kind == "server"}
 
-It answers what an OpenTelemetry SDK exports over OTLP/HTTP (protobuf), as
-Jaeger or a collector would, and keeps every span it receives, decoded into a
-small :class:`Span`, so a test reads what a real process really exported.
+It takes what an OpenTelemetry SDK exports over OTLP/HTTP (protobuf
+``POST /v1/traces``) as Jaeger or a collector would, refuses anything else,
+and keeps every span it receives, decoded into a small :class:`Span`, so a
+test reads what a real process really exported.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanMessage
+
+TRACES_PATH = "/v1/traces"
+"""The one path it answers, as OTLP/HTTP defines it (404 elsewhere)."""
+
+PROTOBUF = "application/x-protobuf"
+"""The one body type it takes (415 otherwise): the SDK's OTLP/HTTP exporter sends it."""
 
 
 @dataclass(frozen=True)
@@ -77,9 +84,16 @@ class OTLPCollector:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (the http.server API)
-                keep(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.path != TRACES_PATH:
+                    status = 404
+                elif self.headers.get("Content-Type") != PROTOBUF:
+                    status = 415
+                else:
+                    keep(body)
+                    status = 200
+                self.send_response(status)
+                self.send_header("Content-Type", PROTOBUF)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
