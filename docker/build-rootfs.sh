@@ -30,6 +30,7 @@ debian_sources() {
   if command -v apt-get >/dev/null 2>&1; then
     # The host's own bookworm repositories (mirror, proxy and security
     # archive included), without third-party ones.
+    # shellcheck disable=SC2016  # $(...) here is apt's format syntax
     lines=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' \
               'Identifier: Packages' 2>/dev/null \
             | awk -v s="$suite" '$2 == s || index($2, s "-") == 1 {print "deb " $0}' \
@@ -53,6 +54,7 @@ mapfile -t sources < <(debian_sources)
 cache="$root/build/debcache/$name"
 mkdir -p "$cache"
 
+# shellcheck disable=SC2016  # "$1" in a hook is the root directory, for mmdebstrap
 mmdebstrap --variant=minbase --format=tar --quiet \
   --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
   --aptopt='APT::Install-Recommends "false"' \

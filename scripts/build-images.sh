@@ -9,16 +9,16 @@
 #    public Python image is present or can be pulled) the public images are
 #    used; with KIT_IMAGES=local (or when no registry answers) they are built
 #    from Debian packages (docker/build-rootfs.sh: mmdebstrap + docker import,
-#    then a small Dockerfile per image). Each local image is tagged with a hash
-#    of its recipe and skipped while that tag exists. Independent root
-#    filesystems are built in parallel. Jaeger has no Debian package: the local
-#    path uses the stand-in collector in docker/jaeger-standin.
+#    then a small Dockerfile per image). A public image that cannot be pulled is
+#    built locally instead. Each local image is tagged with a hash of its recipe
+#    and skipped while that tag exists. The root filesystems build in parallel,
+#    and the Python images start as soon as the Python base is ready. Jaeger has
+#    no Debian package: the local path uses the stand-in in docker/jaeger-standin.
 # 3. The service images (services/*/Dockerfile), built by compose from the
-#    compose file with BASE_IMAGE from .env; Docker's layer cache makes a
-#    rebuild of unchanged code take seconds.
+#    compose file; Docker's layer cache makes a rebuild of unchanged code quick.
 #
-# Logs of the slow steps go to build/logs/. Set KIT_REBUILD=1 to rebuild the
-# local base images even when their tags exist.
+# Logs of the slow steps go to build/logs/. KIT_REBUILD=1 rebuilds the local
+# base images even when their tags exist (to pick up Debian's updates).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -35,20 +35,26 @@ if [ -z "${COMPOSE:-}" ]; then
 fi
 
 LOCAL_REPO=kitcore-local
-ROOTFS_IMAGES=(python etcd redis postgres prometheus)
 SERVICES=(book user gateway)
+# The variables compose reads, and the local image that stands in for each.
+IMAGE_VARS=(BASE_IMAGE ETCD_IMAGE REDIS_IMAGE POSTGRES_IMAGE PROMETHEUS_IMAGE JAEGER_IMAGE)
+declare -A LOCAL_NAME=([BASE_IMAGE]=python [ETCD_IMAGE]=etcd [REDIS_IMAGE]=redis
+                       [POSTGRES_IMAGE]=postgres [PROMETHEUS_IMAGE]=prometheus
+                       [JAEGER_IMAGE]=jaeger-standin)
+declare -A CHOSEN=()      # VAR -> image name
+declare -A ROOTFS_PID=()  # local image name -> pid of its root filesystem build
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Prints the tail of a log file to stderr, to explain a failure.
 show_log() {
-  printf -- '---- last lines of %s ----\n' "$1" >&2
+  printf -- '---- last lines of %s ----\n' "${1#"$root/"}" >&2
   tail -n 40 "$1" >&2 || true
 }
 
-# Prints the first 12 hex digits of the sha256 of the given files' contents
-# (and names) plus any extra words from the environment variable EXTRA.
+# Prints the first 12 hex digits of the sha256 of the given files (names and
+# contents) and of the environment variable EXTRA.
 hash_of() {
   { for f in "$@"; do printf '%s\n' "$f"; cat "$f"; done; printf '%s\n' "${EXTRA:-}"; } \
     | sha256sum | cut -c1-12
@@ -64,8 +70,8 @@ drop_stale_tags() {
   done
 }
 
-# The public image named as the default of VAR in docker-compose.yml, so the
-# names live in one place: `image: ${VAR:-name}`.
+# The public image named as the default of VAR in docker-compose.yml
+# (`image: ${VAR:-name}`), so the names live in one place.
 public_image() {
   sed -n "s/.*\${$1:-\([^}]*\)}.*/\1/p" docker-compose.yml | head -n 1
 }
@@ -131,25 +137,25 @@ need_mmdebstrap() {
 }
 
 rootfs_tag() {
-  local name=$1 files=(docker/build-rootfs.sh "docker/$name/packages")
+  local name=$1
+  local files=(docker/build-rootfs.sh "docker/$name/packages")
   [ -f "docker/$name/mmdebstrap-args" ] && files+=("docker/$name/mmdebstrap-args")
   echo "$LOCAL_REPO/$name-rootfs:$(hash_of "${files[@]}")"
 }
 
 final_tag() {
-  local name=$1
+  local name=$1 files
   if [ ! -f "docker/$name/Dockerfile" ]; then
     rootfs_tag "$name" | sed 's/-rootfs:/:/'
     return
   fi
-  local files
   mapfile -t files < <(find "docker/$name" -type f | sort)
   echo "$LOCAL_REPO/$name:$(EXTRA=$(rootfs_tag "$name") hash_of "${files[@]}")"
 }
 
-# Builds the local images named in $@ (root filesystems in parallel).
-build_local() {
-  local name tag pids=() names=() failed=0 i
+# Starts the root filesystem builds of the named local images in the background.
+start_rootfs() {
+  local name tag
   for name in "$@"; do
     tag=$(rootfs_tag "$name")
     if image_exists "$tag" && [ -z "${KIT_REBUILD:-}" ]; then
@@ -157,46 +163,41 @@ build_local() {
     fi
     say "$name: building the root filesystem from Debian packages (log: build/logs/rootfs-$name.log)"
     docker/build-rootfs.sh "$name" "$tag" >"$logs/rootfs-$name.log" 2>&1 &
-    pids+=($!)
-    names+=("$name")
-  done
-  for i in "${!pids[@]}"; do
-    if ! wait "${pids[$i]}"; then
-      show_log "$logs/rootfs-${names[$i]}.log"
-      failed=1
-    fi
-  done
-  [ "$failed" -eq 0 ] || die "building a root filesystem failed"
-
-  for name in "$@"; do
-    local rootfs final
-    rootfs=$(rootfs_tag "$name")
-    final=$(final_tag "$name")
-    if [ ! -f "docker/$name/Dockerfile" ]; then
-      docker tag "$rootfs" "$final"
-    elif ! image_exists "$final" || [ -n "${KIT_REBUILD:-}" ]; then
-      say "$name: building $final"
-      if ! docker build --build-arg ROOTFS="$rootfs" -t "$final" "docker/$name" \
-            >"$logs/image-$name.log" 2>&1; then
-        show_log "$logs/image-$name.log"
-        die "building the $name image failed"
-      fi
-    fi
-    drop_stale_tags "$LOCAL_REPO/$name-rootfs" "$rootfs"
-    drop_stale_tags "$LOCAL_REPO/$name" "$final"
+    ROOTFS_PID[$name]=$!
   done
 }
 
-standin_tag() {
-  local base=$1 files
+# Waits for the root filesystem of the image that stands in for VAR, then
+# builds the image from its docker/ folder and records it in CHOSEN.
+finish_local() {
+  local var=$1 name=${LOCAL_NAME[$1]} rootfs final
+  if [ -n "${ROOTFS_PID[$name]:-}" ] && ! wait "${ROOTFS_PID[$name]}"; then
+    show_log "$logs/rootfs-$name.log"
+    die "building the $name root filesystem failed"
+  fi
+  rootfs=$(rootfs_tag "$name")
+  final=$(final_tag "$name")
+  if [ ! -f "docker/$name/Dockerfile" ]; then
+    docker tag "$rootfs" "$final"
+  elif ! image_exists "$final" || [ -n "${KIT_REBUILD:-}" ]; then
+    say "$name: building $final"
+    if ! docker build --build-arg ROOTFS="$rootfs" -t "$final" "docker/$name" \
+          >"$logs/image-$name.log" 2>&1; then
+      show_log "$logs/image-$name.log"
+      die "building the $name image failed"
+    fi
+  fi
+  drop_stale_tags "$LOCAL_REPO/$name-rootfs" "$rootfs"
+  drop_stale_tags "$LOCAL_REPO/$name" "$final"
+  CHOSEN[$var]=$final
+}
+
+# Builds the Jaeger stand-in on the chosen Python base and records it in CHOSEN.
+build_standin() {
+  local base=${CHOSEN[BASE_IMAGE]} tag files
   mapfile -t files < <(find docker/jaeger-standin -type f -not -path '*/__pycache__/*' \
                          -not -path '*/tests/*' | sort)
-  echo "$LOCAL_REPO/jaeger-standin:$(EXTRA=$base hash_of requirements.lock "${files[@]}")"
-}
-
-# Builds the Jaeger stand-in collector on the given Python base image.
-build_standin() {
-  local tag=$1 base=$2
+  tag="$LOCAL_REPO/jaeger-standin:$(EXTRA=$base hash_of requirements.lock "${files[@]}")"
   if ! image_exists "$tag" || [ -n "${KIT_REBUILD:-}" ]; then
     say "jaeger: building the stand-in collector $tag"
     if ! docker build -f docker/jaeger-standin/Dockerfile --build-arg BASE_IMAGE="$base" \
@@ -206,55 +207,35 @@ build_standin() {
     fi
   fi
   drop_stale_tags "$LOCAL_REPO/jaeger-standin" "$tag"
+  CHOSEN[JAEGER_IMAGE]=$tag
 }
 
-IMAGE_VARS=(BASE_IMAGE ETCD_IMAGE REDIS_IMAGE POSTGRES_IMAGE PROMETHEUS_IMAGE JAEGER_IMAGE)
-declare -A LOCAL_NAME=([BASE_IMAGE]=python [ETCD_IMAGE]=etcd [REDIS_IMAGE]=redis
-                       [POSTGRES_IMAGE]=postgres [PROMETHEUS_IMAGE]=prometheus
-                       [JAEGER_IMAGE]=jaeger-standin)
-
-# Prints VAR=image lines for every base image of the stack, building the
-# local ones that are needed.
-base_images() {
-  local mode=$1 var image want_local=()
-  declare -A chosen=()
+# Fills CHOSEN with the public images that are here or can be pulled, and
+# "local" for the others.
+resolve_public() {
+  local mode=$1 var image
   for var in "${IMAGE_VARS[@]}"; do
     image=$(public_image "$var")
     if [ "$mode" = public ] && { image_exists "$image" \
          || timeout 300 docker pull -q "$image" >>"$logs/pull.log" 2>&1; }; then
-      chosen[$var]=$image
-      continue
-    fi
-    [ "$mode" = public ] && say "$image cannot be pulled: using a local image instead"
-    chosen[$var]=local
-    [ "$var" = JAEGER_IMAGE ] || want_local+=("${LOCAL_NAME[$var]}")
-  done
-  if [ ${#want_local[@]} -gt 0 ]; then
-    need_mmdebstrap
-    build_local "${want_local[@]}"
-  fi
-  for var in "${IMAGE_VARS[@]}"; do
-    [ "${chosen[$var]}" = local ] || continue
-    if [ "$var" = JAEGER_IMAGE ]; then
-      chosen[$var]=$(standin_tag "${chosen[BASE_IMAGE]}")
-      build_standin "${chosen[$var]}" "${chosen[BASE_IMAGE]}"
+      CHOSEN[$var]=$image
     else
-      chosen[$var]=$(final_tag "${LOCAL_NAME[$var]}")
+      [ "$mode" = public ] && say "$image cannot be pulled: using a local image instead"
+      CHOSEN[$var]=local
     fi
-  done
-  for var in "${IMAGE_VARS[@]}"; do
-    echo "$var=${chosen[$var]}"
   done
 }
 
 # Rewrites our keys in .env, keeping any other settings the user put there.
 write_env() {
-  local lines=$1 keys
-  keys=$(echo "$lines" | cut -d= -f1 | paste -sd'|')
+  local var keys
+  keys=$(IFS='|'; echo "${IMAGE_VARS[*]}")
   {
     echo "# Written by scripts/build-images.sh (the images the stack uses); other lines are kept."
     [ -f .env ] && grep -v -E "^($keys)=|^# Written by scripts/build-images.sh" .env || true
-    echo "$lines"
+    for var in "${IMAGE_VARS[@]}"; do
+      echo "$var=${CHOSEN[$var]}"
+    done
   } >.env.tmp
   mv .env.tmp .env
 }
@@ -288,13 +269,33 @@ build_services() {
 main() {
   command -v docker >/dev/null 2>&1 || die "docker is not installed"
   wheelhouse
-  local mode lines
+  local mode var locals=()
   mode=$(choose_mode)
   say "base images: $mode (set KIT_IMAGES=public|local to choose)"
-  lines=$(base_images "$mode")
-  write_env "$lines"
-  echo "$lines" | sed 's/^/    /'
-  build_services
+  resolve_public "$mode"
+  for var in "${IMAGE_VARS[@]}"; do
+    if [ "${CHOSEN[$var]}" = local ] && [ "$var" != JAEGER_IMAGE ]; then
+      locals+=("${LOCAL_NAME[$var]}")
+    fi
+  done
+  if [ ${#locals[@]} -gt 0 ]; then
+    need_mmdebstrap
+    start_rootfs "${locals[@]}"
+  fi
+
+  # The Python images first, while the other root filesystems still build
+  # (compose takes BASE_IMAGE from the environment before .env).
+  if [ "${CHOSEN[BASE_IMAGE]}" = local ]; then finish_local BASE_IMAGE; fi
+  if [ "${CHOSEN[JAEGER_IMAGE]}" = local ]; then build_standin; fi
+  BASE_IMAGE=${CHOSEN[BASE_IMAGE]} build_services
+
+  for var in ETCD_IMAGE REDIS_IMAGE POSTGRES_IMAGE PROMETHEUS_IMAGE; do
+    if [ "${CHOSEN[$var]}" = local ]; then finish_local "$var"; fi
+  done
+  write_env
+  for var in "${IMAGE_VARS[@]}"; do
+    printf '    %s=%s\n' "$var" "${CHOSEN[$var]}" >&2
+  done
   say "images ready"
 }
 

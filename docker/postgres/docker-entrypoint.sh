@@ -17,6 +17,7 @@ init_files() {
     case "$f" in
       *.sh)
         echo "init: running $f"
+        # shellcheck disable=SC1090  # the init scripts are the user's
         if [ -x "$f" ]; then "$f"; else . "$f"; fi ;;
       *.sql)
         echo "init: running $f"

@@ -1,0 +1,143 @@
+"""The stack's build and compose files keep their contracts: one Dockerfile
+pattern, public image defaults, healthchecks everywhere, three published ports,
+and Prometheus scraping every Python service. Compose itself reads the file."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / ".venv" / "bin" / "docker-compose"
+PYTHON_SERVICES = {"book-1": "book", "book-2": "book", "user": "user",
+                   "gateway": "gateway", "gateway-2": "gateway"}
+INFRA = {"etcd", "redis", "postgres", "jaeger", "prometheus"}
+
+
+def _config(**env: str) -> dict:
+    """The compose file as compose resolves it, ignoring the local .env."""
+    environ = {k: v for k, v in os.environ.items() if not k.endswith("_IMAGE")}
+    environ.update(env)
+    out = subprocess.run(
+        [str(COMPOSE), "--env-file", os.devnull, "-f", str(ROOT / "docker-compose.yml"),
+         "config", "--format", "json"],
+        capture_output=True, text=True, check=True, env=environ, cwd=ROOT,
+    )
+    return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    if not COMPOSE.exists():
+        pytest.skip("the Compose binary is installed by `make venv`")
+    return _config()
+
+
+def test_the_service_dockerfiles_are_one_pattern() -> None:
+    texts = {name: (ROOT / "services" / name / "Dockerfile").read_text()
+             for name in ("book", "user", "gateway")}
+    patterns = {re.sub(rf"\b{name}\b", "NAME", text) for name, text in texts.items()}
+    assert len(patterns) == 1
+    [pattern] = patterns
+    assert pattern.count("NAME") >= 3  # the COPY, the compile and the entrypoint
+    assert 'ENTRYPOINT ["python", "-m", "NAME"]' in pattern
+    assert "ARG BASE_IMAGE=python:3.11-slim" in pattern
+    assert "--no-index --find-links /wheels" in pattern
+    assert re.search(r"^USER (?!root)\w+", pattern, re.M)
+    assert "HEALTHCHECK" in pattern and "kitcore.health" in pattern
+
+
+def test_the_stack_has_every_service(config: dict) -> None:
+    assert set(config["services"]) == INFRA | set(PYTHON_SERVICES)
+
+
+def test_images_default_to_public_ones(config: dict) -> None:
+    for name in INFRA:
+        image = config["services"][name]["image"]
+        assert not image.startswith("kitcore"), f"{name} defaults to {image}"
+    for name in PYTHON_SERVICES:
+        args = config["services"][name]["build"]["args"]
+        assert args["BASE_IMAGE"] == "python:3.11-slim"
+
+
+def test_image_variables_choose_the_images() -> None:
+    if not COMPOSE.exists():
+        pytest.skip("the Compose binary is installed by `make venv`")
+    resolved = _config(ETCD_IMAGE="local/etcd:1", BASE_IMAGE="local/python:1")
+    assert resolved["services"]["etcd"]["image"] == "local/etcd:1"
+    assert resolved["services"]["book-2"]["build"]["args"]["BASE_IMAGE"] == "local/python:1"
+
+
+def test_only_gateway_jaeger_and_prometheus_are_published(config: dict) -> None:
+    published = {name: [(p["target"], p["published"]) for p in svc.get("ports", [])]
+                 for name, svc in config["services"].items() if svc.get("ports")}
+    assert published == {"gateway": [(8080, "8080")], "jaeger": [(16686, "16686")],
+                         "prometheus": [(9090, "9090")]}
+
+
+def test_published_ports_move_with_variables() -> None:
+    if not COMPOSE.exists():
+        pytest.skip("the Compose binary is installed by `make venv`")
+    resolved = _config(GATEWAY_PORT="18080", JAEGER_UI_PORT="26686", PROMETHEUS_PORT="19090")
+    ports = {name: resolved["services"][name]["ports"][0]["published"]
+             for name in ("gateway", "jaeger", "prometheus")}
+    assert ports == {"gateway": "18080", "jaeger": "26686", "prometheus": "19090"}
+
+
+def test_every_infrastructure_service_has_a_healthcheck(config: dict) -> None:
+    for name in INFRA:
+        test = config["services"][name].get("healthcheck", {}).get("test")
+        assert test and test[0] in ("CMD", "CMD-SHELL"), name
+
+
+def test_python_services_wait_for_healthy_infrastructure(config: dict) -> None:
+    for name in PYTHON_SERVICES:
+        depends = config["services"][name]["depends_on"]
+        assert depends["etcd"]["condition"] == "service_healthy", name
+        assert depends["jaeger"]["condition"] == "service_healthy", name
+    for name in ("book-1", "book-2", "user"):
+        assert config["services"][name]["depends_on"]["postgres"]["condition"] \
+            == "service_healthy"
+    for name in ("gateway", "gateway-2"):
+        assert config["services"][name]["depends_on"]["redis"]["condition"] \
+            == "service_healthy"
+
+
+def test_python_services_are_configured_for_the_stack(config: dict) -> None:
+    for name, service in PYTHON_SERVICES.items():
+        env = config["services"][name]["environment"]
+        assert env["KIT_INSTANCE_ID"] == name
+        assert env["KIT_ADVERTISE_HOST"] == name
+        assert env["KIT_ETCD_ENDPOINTS"] == "etcd:2379"
+        assert env["OTEL_SERVICE_NAME"] == service
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
+        assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+        if service == "gateway":
+            assert env["KIT_RATELIMIT_STORAGE"] == "redis://redis:6379/0"
+        else:
+            assert env["DATABASE_URL"].endswith(f"@postgres:5432/{service}")
+
+
+def test_data_lives_in_named_volumes(config: dict) -> None:
+    mounts = {name: {m["target"] for m in config["services"][name].get("volumes", [])
+                     if m["type"] == "volume"} for name in ("etcd", "postgres")}
+    assert mounts == {"etcd": {"/etcd-data"}, "postgres": {"/var/lib/postgresql/data"}}
+
+
+def test_prometheus_scrapes_every_python_service() -> None:
+    scrape = yaml.safe_load((ROOT / "docker/prometheus/prometheus.yml").read_text())
+    targets = {t for job in scrape["scrape_configs"] for group in job["static_configs"]
+               for t in group["targets"]}
+    assert {f"{name}:8080" for name in PYTHON_SERVICES} <= targets
+
+
+def test_postgres_init_creates_a_database_per_service() -> None:
+    sql = (ROOT / "docker/postgres/initdb/10-service-databases.sql").read_text()
+    assert "CREATE DATABASE book;" in sql
+    assert 'CREATE DATABASE "user";' in sql
