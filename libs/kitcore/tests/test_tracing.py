@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from opentelemetry.util._once import Once
 
 from kitcore import tracing
 from kitcore.endpoint import Context
@@ -94,10 +95,11 @@ def test_provider_exports_otlp_over_http_protobuf():
 
 @pytest.fixture(scope="module")
 def exporter():
-    """Spans of this process in memory; the instrumentations patch grpc and requests
-    globally, so they are undone after this module."""
+    """Spans of this process in memory; the provider and the instrumentations are
+    global, so they are undone after this module (later tests see tracing off)."""
     provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
+    installed = not isinstance(provider, TracerProvider)
+    if installed:
         provider = TracerProvider()
         trace.set_tracer_provider(provider)
     memory = InMemorySpanExporter()
@@ -113,6 +115,18 @@ def exporter():
     GrpcInstrumentorClient().uninstrument()
     RequestsInstrumentor().uninstrument()
     memory.shutdown()
+    if installed:
+        provider.shutdown()
+        _forget_global_provider()
+
+
+def _forget_global_provider() -> None:
+    """Undo ``trace.set_tracer_provider``, which the API allows once per process.
+
+    OpenTelemetry's own test utilities reset these two globals the same way.
+    """
+    trace._TRACER_PROVIDER = None
+    trace._TRACER_PROVIDER_SET_ONCE = Once()
 
 
 def _struct(value: dict) -> struct_pb2.Struct:
