@@ -55,10 +55,6 @@ class Resilience:
     breaker_reset_timeout: float = 10.0
 
 
-class CircuitOpen(errors.Unavailable):
-    """The instance's circuit is open: the call was refused before it was sent."""
-
-
 def new_instancer(
     service: str, etcd_endpoints: tuple[str, ...], static_addresses: tuple[str, ...], *,
     transport: str,
@@ -102,13 +98,14 @@ class Backend:
         # Writes that are not idempotent (creates, stock deltas) are never
         # repeated once a try may have reached an instance: a reset connection,
         # a timeout or a 503 from the server leave it unknown whether the write
-        # happened, and a second try could apply it twice. Only a try refused by
-        # an open circuit (never sent) moves on to another instance. No per-try
-        # timeout either: cutting a slow write short would only make it ambiguous.
+        # happened, and a second try could apply it twice. Only a try that
+        # certainly never left (refused connection, closed channel, open circuit:
+        # errors.NotSent) moves on to another instance. No per-try timeout
+        # either: cutting a slow write short would only make it ambiguous.
         self.once: Endpoint = _attributed(self.service)(sd.retry(
             self.balancer,
             attempts=resilience.attempts,
-            retryable=lambda error: isinstance(error, CircuitOpen),
+            retryable=errors.was_not_sent,
         ))
 
     def close(self) -> None:
@@ -123,7 +120,6 @@ class Backend:
                 f"{self.service}/{instance.id}",
                 fail_max=self.resilience.breaker_fail_max,
                 reset_timeout=self.resilience.breaker_reset_timeout,
-                fallback=_refuse,
             )
             self.breakers[instance.id] = breaker
 
@@ -168,8 +164,3 @@ def _dispatch(methods: Mapping[str, Endpoint]) -> Endpoint:
         return methods[call.method](ctx, call.request)
 
     return endpoint
-
-
-def _refuse(ctx: Context, call: Call, error: errors.KitError) -> Any:
-    """The breaker's answer while open: a :class:`CircuitOpen` (nothing was sent)."""
-    raise CircuitOpen(error.message)

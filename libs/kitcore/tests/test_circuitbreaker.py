@@ -58,8 +58,8 @@ def test_opens_after_exactly_fail_max_failures_then_fails_fast():
     assert backend.calls == 3
 
     backend.fail_with = None
-    with pytest.raises(errors.Unavailable, match=f"circuit open for {breaker.name}"):
-        endpoint(CTX, "req")
+    with pytest.raises(errors.NotSent, match=f"circuit open for {breaker.name}"):
+        endpoint(CTX, "req")  # NotSent: an Unavailable that is safe to retry elsewhere
     assert backend.calls == 3  # not called while open
 
 
@@ -171,7 +171,7 @@ def test_fallback_answers_while_open():
     with pytest.raises(errors.Unavailable):  # the tripping call still fails
         endpoint(CTX, "a")
     assert endpoint(CTX, "b") == {"degraded": "b"}
-    assert got == [("b", errors.Unavailable, f"circuit open for {name}")]
+    assert got == [("b", errors.NotSent, f"circuit open for {name}")]
     assert backend.calls == 1
 
 

@@ -271,13 +271,28 @@ def test_request_id_is_forwarded(served):
     assert "authorization" not in reply["metadata"]
 
 
-def test_nothing_listening_is_unavailable():
+def test_nothing_listening_is_not_sent():
     channel = kgrpc.new_channel(f"127.0.0.1:{free_port()}")
     try:
-        with pytest.raises(errors.Unavailable):
+        with pytest.raises(errors.NotSent):  # an Unavailable that is safe to retry anywhere
             _client(channel, timeout=2.0)(Context(), {})
     finally:
         channel.close()
+
+
+def test_a_closed_channel_is_not_sent():
+    channel = kgrpc.new_channel(f"127.0.0.1:{free_port()}")
+    client = _client(channel, timeout=2.0)
+    channel.close()
+    with pytest.raises(errors.NotSent, match="closed"):
+        client(Context(), {})
+
+
+def test_a_server_error_after_sending_is_not_not_sent(served):
+    recorder, channel = served
+    with pytest.raises(errors.Unavailable) as caught:
+        _client(channel)(Context(), {"raise": "unavailable"})
+    assert not isinstance(caught.value, errors.NotSent)
 
 
 def test_new_server_refuses_a_port_already_taken():

@@ -313,9 +313,9 @@ def test_slow_server_is_deadline_exceeded(client):
 # --- connection failures ----------------------------------------------------
 
 
-def test_connection_refused_is_unavailable():
+def test_connection_refused_is_not_sent():
     client = http.HTTPClient(f"http://127.0.0.1:{free_port()}")
-    with pytest.raises(errors.Unavailable):
+    with pytest.raises(errors.NotSent):  # an Unavailable that is safe to retry anywhere
         get_book_endpoint(client)(Context.background(), "b1")
     client.close()
 
@@ -332,8 +332,9 @@ def test_connection_reset_is_unavailable():
     thread = threading.Thread(target=accept_and_close, daemon=True)
     thread.start()
     client = http.HTTPClient(f"http://127.0.0.1:{port}")
-    with pytest.raises(errors.Unavailable):
+    with pytest.raises(errors.Unavailable) as caught:
         get_book_endpoint(client)(Context.background(), "b1")
+    assert not isinstance(caught.value, errors.NotSent)  # the request went out
     client.close()
     thread.join(5)
     listener.close()

@@ -148,6 +148,16 @@ def test_a_create_refused_by_an_open_breaker_goes_to_the_other_instance(start_st
     assert len(stack.gateway.get("/api/v1/books").json()["items"]) == 5
 
 
+def test_a_create_sent_to_a_stopped_instance_moves_to_the_other(stack):
+    _, auth = stack.sign_up()
+    stack.books[0].stop()
+    statuses = [_create(stack, auth) for _ in range(4)]
+    # Nothing listens where book-1 was: its connection is refused, so the create
+    # certainly never left (errors.NotSent) and is safe to send to book-2 instead.
+    assert statuses == [201] * 4
+    assert len(stack.gateway.get("/api/v1/books").json()["items"]) == 4
+
+
 def test_the_shelf_degrades_to_its_ids_when_book_is_down(stack):
     user_id, auth = stack.sign_up()
     book = stack.create_book(auth)

@@ -2,7 +2,8 @@
 
 A :class:`Breaker` counts consecutive failures of the endpoint it wraps. After
 ``fail_max`` of them it opens: calls fail at once with
-:class:`kitcore.errors.Unavailable` (or get the ``fallback`` answer) without
+:class:`kitcore.errors.NotSent` (an ``Unavailable`` that says the call never
+left, so a retry elsewhere is safe) or get the ``fallback`` answer, without
 reaching the endpoint. After ``reset_timeout`` seconds it lets trial calls
 through (half-open); ``success_threshold`` successes close it again, a failure
 opens it again. Client errors (:func:`kitcore.errors.is_client_error`) say
@@ -94,7 +95,7 @@ class Breaker:
                     with self._cb.calling():
                         return next_endpoint(ctx, request)
                 except pybreaker.CircuitBreakerError:
-                    error = errors.Unavailable(f"circuit open for {self.name}")
+                    error = errors.NotSent(f"circuit open for {self.name}")
                     if self.fallback is None:
                         raise error from None
                     return self.fallback(ctx, request, error)

@@ -153,6 +153,12 @@ class Unavailable(KitError):
     kind = Kind.UNAVAILABLE
 
 
+class NotSent(Unavailable):
+    """The call never left the client (connection refused, closed channel, open
+    circuit), so trying it on another instance is safe even for a write that is
+    not idempotent. On the wire it is plain UNAVAILABLE."""
+
+
 class DeadlineExceeded(KitError):
     """The call ran out of time."""
 
@@ -219,6 +225,11 @@ def from_grpc_code(code_name: str, message: str = "") -> KitError:
 def is_retryable(error: BaseException) -> bool:
     """True for errors a retry may cure: the dependency was unavailable."""
     return isinstance(error, Unavailable)
+
+
+def was_not_sent(error: BaseException) -> bool:
+    """True when the call certainly never reached a server (see :class:`NotSent`)."""
+    return isinstance(error, NotSent)
 
 
 def is_client_error(error: BaseException) -> bool:

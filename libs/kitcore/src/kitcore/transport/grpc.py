@@ -245,7 +245,12 @@ class ClientEndpoint:
             reply = self._call(message, timeout=timeout, metadata=metadata)
         except grpc.RpcError as exc:
             raise error_from_rpc(exc) from None
+        except ValueError as exc:  # grpcio: "Cannot invoke RPC on closed channel!"
+            raise errors.NotSent(f"channel closed: {exc}") from None
         return self._decode(reply)
+
+
+_NOT_CONNECTED = "failed to connect to all addresses"
 
 
 def error_from_rpc(exc: grpc.RpcError) -> errors.KitError:
@@ -257,7 +262,10 @@ def error_from_rpc(exc: grpc.RpcError) -> errors.KitError:
     trailing = {key.lower(): value for key, value in metadata if isinstance(value, str)}
     kind_code = trailing.pop(ERROR_CODE_KEY, None)
     retry_after = _seconds(trailing.pop(RETRY_AFTER_KEY, None))
-    if kind_code:
+    if code == grpc.StatusCode.UNAVAILABLE and _NOT_CONNECTED in details:
+        # gRPC core's words for "no connection could be made": the call never left.
+        error: errors.KitError = errors.NotSent(details, retry_after=retry_after)
+    elif kind_code:
         error = errors.from_code(kind_code, details, retry_after=retry_after)
     else:
         error = errors.from_grpc_code(code.name, details)

@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from kitcore.endpoint import Context, Endpoint
@@ -39,6 +40,7 @@ from kitcore.errors import (
     DeadlineExceeded,
     Internal,
     KitError,
+    NotSent,
     Unavailable,
     from_code,
     from_http_status,
@@ -126,11 +128,18 @@ class HTTPClient:
         except requests.ConnectTimeout as exc:
             if ctx.expired():
                 raise DeadlineExceeded(f"{method} {url}: connect timed out") from exc
-            raise Unavailable(f"{method} {url}: connect timed out") from exc
+            raise NotSent(f"{method} {url}: connect timed out") from exc
         except requests.Timeout as exc:
             raise DeadlineExceeded(f"{method} {url}: no answer within {timeout:.3f}s") from exc
         except requests.RequestException as exc:
-            raise Unavailable(f"{method} {url}: {exc}") from exc
+            unsent = NotSent if _never_connected(exc) else Unavailable
+            raise unsent(f"{method} {url}: {exc}") from exc
+
+
+def _never_connected(exc: requests.RequestException) -> bool:
+    """True when no connection was made, so no byte of the request was sent."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 _ERROR_HEADER_PREFIXES = ("ratelimit-", "www-authenticate")
