@@ -16,6 +16,7 @@ from integration.polling import eventually
 EXPECTED_INSTANCES = {
     "book": {"book-1", "book-2"},
     "user": {"user"},
+    "gateway": {"gateway", "gateway-2"},
 }
 """Instance ids that must be registered in etcd while the whole stack runs."""
 

@@ -15,6 +15,9 @@ from integration.polling import eventually, until
 from integration.stack import Stack
 
 CALLS = 20
+START_WAIT = 60.0
+"""Seconds for the started replica to register (a Python process booting on a busy machine)."""
+
 COMEBACK_WAIT = 5.0
 """Seconds from the replica's key reappearing to its first served read."""
 
@@ -40,7 +43,7 @@ def test_reads_survive_a_lost_replica_which_rejoins(restore_stack: Stack, user: 
         assert reply.headers["X-Served-By"] == "book-1", reply.headers
 
     stack.compose.start("book-2")
-    eventually(lambda: _registered(stack, "book-2"), timeout=30, interval=0.5)
+    eventually(lambda: _registered(stack, "book-2"), timeout=START_WAIT, interval=0.5)
 
     def served_by_book_2() -> bool:
         reply = stack.api.get(f"/api/v1/books/{book}", headers=user.auth)
