@@ -1,8 +1,10 @@
 """The book service: the catalogue's interface, its requests and replies, its errors and rules.
 
 This module is business logic only: no web framework, no gRPC, no tracing.
-:class:`Catalogue` checks every field and keeps the rules (stock never below
-zero, pages of bounded size); the store below it only reads and writes rows.
+:class:`Catalogue` checks every field with :mod:`kitcore.validate` (the same
+text, number and id rules whatever the transport) and keeps the rules (stock
+never below zero, pages of bounded size); the store below it only reads and
+writes rows.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from kitcore import validate
 from kitcore.errors import FailedPrecondition, InvalidArgument, NotFound
 
 if TYPE_CHECKING:
@@ -21,6 +24,7 @@ AUTHOR_MAX = 100
 YEAR_MIN, YEAR_MAX = -3000, 2100  # negative years are BC
 STOCK_MAX = 1_000_000_000
 DELTA_MAX = 1_000_000  # one stock change moves at most a million copies either way
+PAGE_MAX = 1_000_000
 PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 20, 100
 IDS_MAX = 1000  # ids in one GetBooks call
 
@@ -135,7 +139,7 @@ class Catalogue:
 
     def get_book(self, request: GetBookRequest) -> BookReply:
         """One book by id; BookNotFound if there is none."""
-        book_id = _check_id(request.id, "id")
+        book_id = validate.uuid(request.id, "id")
         book = self._store.get(book_id)
         if book is None:
             raise BookNotFound(f"no book with id {book_id}")
@@ -147,15 +151,15 @@ class Catalogue:
             raise InvalidArgument("ids: must be a list of book ids")
         if len(request.ids) > IDS_MAX:
             raise InvalidArgument(f"ids: at most {IDS_MAX} per call")
-        ids = [_check_id(book_id, "ids") for book_id in request.ids]
+        ids = [validate.uuid(book_id, "ids") for book_id in request.ids]
         found = {book.id: book for book in self._store.get_many(ids)}
         return BooksReply([found[i] for i in ids if i in found], None, self._served_by)
 
     def list_books(self, request: ListBooksRequest) -> BooksReply:
         """One page of books ordered by title, optionally by one author."""
-        author = _check_text(request.author, "author", AUTHOR_MAX, required=False)
-        page = _check_int(request.page, "page", 1, 1_000_000)
-        size = _check_int(request.page_size, "page_size", 1, PAGE_SIZE_MAX)
+        author = validate.text(request.author, "author", max_len=AUTHOR_MAX, required=False)
+        page = validate.integer(request.page, "page", low=1, high=PAGE_MAX)
+        size = validate.integer(request.page_size, "page_size", low=1, high=PAGE_SIZE_MAX)
         # Ask for one row more than a page: if it comes, there is a next page.
         rows = self._store.page(author, offset=(page - 1) * size, limit=size + 1)
         next_page = page + 1 if len(rows) > size else None
@@ -165,18 +169,18 @@ class Catalogue:
         """Add a book; it gets a new id."""
         book = Book(
             id=str(uuid.uuid4()),
-            title=_check_text(request.title, "title", TITLE_MAX),
-            author=_check_text(request.author, "author", AUTHOR_MAX),
-            year=_check_int(request.year, "year", YEAR_MIN, YEAR_MAX),
-            stock=_check_int(request.stock, "stock", 0, STOCK_MAX),
+            title=validate.text(request.title, "title", max_len=TITLE_MAX),
+            author=validate.text(request.author, "author", max_len=AUTHOR_MAX),
+            year=validate.integer(request.year, "year", low=YEAR_MIN, high=YEAR_MAX),
+            stock=validate.integer(request.stock, "stock", low=0, high=STOCK_MAX),
         )
         self._store.add(book)
         return BookReply(book, self._served_by)
 
     def update_stock(self, request: UpdateStockRequest) -> BookReply:
         """Change the stock; OutOfStock if it would go below zero."""
-        book_id = _check_id(request.id, "id")
-        delta = _check_int(request.delta, "delta", -DELTA_MAX, DELTA_MAX)
+        book_id = validate.uuid(request.id, "id")
+        delta = validate.integer(request.delta, "delta", low=-DELTA_MAX, high=DELTA_MAX)
         if delta == 0:
             raise InvalidArgument("delta: must not be zero")
         book = self._store.change_stock(book_id, delta)
@@ -187,38 +191,3 @@ class Catalogue:
             raise BookNotFound(f"no book with id {book_id}")
         raise OutOfStock(f"only {current.stock} in stock, cannot take {-delta}")
 
-
-def _check_id(value: Any, name: str) -> str:
-    if value is None or value == "":
-        raise InvalidArgument(f"{name}: required")
-    if not isinstance(value, str):
-        raise InvalidArgument(f"{name}: must be a string (a UUID)")
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise InvalidArgument(f"{name}: {value[:40]!r} is not a UUID") from None
-
-
-def _check_text(value: Any, name: str, max_len: int, *, required: bool = True) -> str:
-    if value is None:
-        if required:
-            raise InvalidArgument(f"{name}: required")
-        return ""
-    if not isinstance(value, str):
-        raise InvalidArgument(f"{name}: must be a string")
-    text = value.strip()
-    if required and not text:
-        raise InvalidArgument(f"{name}: must not be empty")
-    if len(text) > max_len:
-        raise InvalidArgument(f"{name}: longer than {max_len} characters")
-    return text
-
-
-def _check_int(value: Any, name: str, low: int, high: int) -> int:
-    if value is None:
-        raise InvalidArgument(f"{name}: required")
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgument(f"{name}: must be an integer")
-    if not low <= value <= high:
-        raise InvalidArgument(f"{name}: must be between {low} and {high}")
-    return value

@@ -18,6 +18,7 @@ import flask
 from book.endpoints import SERVICE, Set
 from book.service import (
     AUTHOR_MAX,
+    PAGE_MAX,
     PAGE_SIZE_DEFAULT,
     PAGE_SIZE_MAX,
     BookReply,
@@ -54,7 +55,7 @@ def decode_list_books(request: flask.Request, path: dict[str, Any]) -> ListBooks
     """``GET /books?author=&page=&page_size=``."""
     return ListBooksRequest(
         author=http.query_str(request, "author", max_len=AUTHOR_MAX, default=""),
-        page=http.query_int(request, "page", min_value=1, max_value=1_000_000, default=1),
+        page=http.query_int(request, "page", min_value=1, max_value=PAGE_MAX, default=1),
         page_size=http.query_int(request, "page_size", min_value=1, max_value=PAGE_SIZE_MAX,
                                  default=PAGE_SIZE_DEFAULT),
     )

@@ -99,6 +99,8 @@ def test_unknown_book_is_404(url: str) -> None:
         ({**DUNE, "title": 5}, "title: must be a string"),
         ({**DUNE, "title": ""}, "title: must not be empty"),
         ({**DUNE, "title": "t" * 201}, "title: longer than 200"),
+        ({**DUNE, "title": "\x01\x1b[31m"}, "title: must not contain control characters"),
+        ({**DUNE, "author": "A\nB"}, "author: must not contain control characters"),
         ({**DUNE, "year": "1965"}, "year: must be an integer"),
         ({**DUNE, "year": 1965.5}, "year: must be an integer"),
         ({**DUNE, "year": 99999}, "year: must be between"),
@@ -158,7 +160,7 @@ def test_list_rejects_bad_query_params(url: str, query: str) -> None:
 
 
 def test_malformed_id_unknown_route_and_wrong_method_are_json_errors(url: str) -> None:
-    assert "not a UUID" in _error(requests.get(f"{url}/books/nope", timeout=5), 400,
+    assert "must be a UUID" in _error(requests.get(f"{url}/books/nope", timeout=5), 400,
                                   "invalid_argument")
     _error(requests.get(f"{url}/nothing-here", timeout=5), 404, "not_found")
     _error(requests.delete(f"{url}/books", timeout=5), 405, "method_not_allowed")
