@@ -181,7 +181,7 @@ finish_local() {
     docker tag "$rootfs" "$final"
   elif ! image_exists "$final" || [ -n "${KIT_REBUILD:-}" ]; then
     say "$name: building $final"
-    if ! docker build --build-arg ROOTFS="$rootfs" -t "$final" "docker/$name" \
+    if ! docker build --force-rm --build-arg ROOTFS="$rootfs" -t "$final" "docker/$name" \
           >"$logs/image-$name.log" 2>&1; then
       show_log "$logs/image-$name.log"
       die "building the $name image failed"
@@ -200,7 +200,7 @@ build_standin() {
   tag="$LOCAL_REPO/jaeger-standin:$(EXTRA=$base hash_of requirements.lock "${files[@]}")"
   if ! image_exists "$tag" || [ -n "${KIT_REBUILD:-}" ]; then
     say "jaeger: building the stand-in collector $tag"
-    if ! docker build -f docker/jaeger-standin/Dockerfile --build-arg BASE_IMAGE="$base" \
+    if ! docker build --force-rm -f docker/jaeger-standin/Dockerfile --build-arg BASE_IMAGE="$base" \
           -t "$tag" . >"$logs/image-jaeger-standin.log" 2>&1; then
       show_log "$logs/image-jaeger-standin.log"
       die "building the Jaeger stand-in failed"

@@ -1,4 +1,4 @@
-"""The newest traces in memory, bounded in traces and spans per trace."""
+"""The newest traces in memory, bounded in traces, in spans and in spans per trace."""
 
 from __future__ import annotations
 
@@ -23,14 +23,18 @@ class TraceQuery:
 
 
 class TraceStore:
-    """Traces by ID, evicting the least recently written past ``max_traces``."""
+    """Traces by ID; past ``max_traces`` traces or ``max_spans`` spans in all, the
+    least recently written traces are dropped."""
 
-    def __init__(self, max_traces: int = 5000, max_spans_per_trace: int = 2000) -> None:
+    def __init__(self, max_traces: int = 5000, max_spans: int = 50_000,
+                 max_spans_per_trace: int = 2000) -> None:
         self._lock = threading.Lock()
         self._traces: OrderedDict[str, list[Span]] = OrderedDict()
         self._operations: dict[str, set[str]] = {}
+        self._span_count = 0
         self._max_traces = max_traces
-        self._max_spans = max_spans_per_trace
+        self._max_spans = max_spans
+        self._max_spans_per_trace = max_spans_per_trace
 
     def add(self, spans: Iterable[Span]) -> None:
         """Store spans under their traces (extra spans past the per-trace cap are dropped)."""
@@ -38,12 +42,15 @@ class TraceStore:
             for span in spans:
                 trace = self._traces.setdefault(span.trace_id, [])
                 self._traces.move_to_end(span.trace_id)
-                if len(trace) < self._max_spans:
+                if len(trace) < self._max_spans_per_trace:
                     trace.append(span)
+                    self._span_count += 1
                 ops = self._operations.setdefault(span.process.service_name, set())
                 ops.add(span.operation)
-            while len(self._traces) > self._max_traces:
-                self._traces.popitem(last=False)
+            while len(self._traces) > 1 and (len(self._traces) > self._max_traces
+                                             or self._span_count > self._max_spans):
+                _, dropped = self._traces.popitem(last=False)
+                self._span_count -= len(dropped)
 
     def services(self) -> list[str]:
         """Every service that sent a span, sorted."""

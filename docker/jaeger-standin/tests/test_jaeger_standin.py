@@ -26,8 +26,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 class StandIn:
     """Both servers on free ports, sharing one store."""
 
-    def __init__(self, max_traces: int = 100) -> None:
-        store = TraceStore(max_traces=max_traces)
+    def __init__(self, max_traces: int = 100, max_spans: int = 1000) -> None:
+        store = TraceStore(max_traces=max_traces, max_spans=max_spans)
         self.otlp = StoreServer(("127.0.0.1", 0), OtlpHandler, store)
         self.query = StoreServer(("127.0.0.1", 0), QueryHandler, store)
         for server in (self.otlp, self.query):
@@ -156,6 +156,16 @@ def test_the_store_keeps_only_the_newest_traces() -> None:
         ids = [_two_service_trace(server.otlp_url) for _ in range(3)]
         assert server.get(f"/api/traces/{ids[0]}")[0] == 404
         status, body = server.get("/api/traces?service=gateway")
+        assert [t["traceID"] for t in body["data"]] == [ids[2], ids[1]]
+    finally:
+        server.close()
+
+
+def test_the_store_keeps_the_span_count_bounded() -> None:
+    server = StandIn(max_traces=100, max_spans=7)  # two traces of three spans fit
+    try:
+        ids = [_two_service_trace(server.otlp_url) for _ in range(3)]
+        status, body = server.get("/api/traces?service=book")
         assert [t["traceID"] for t in body["data"]] == [ids[2], ids[1]]
     finally:
         server.close()
