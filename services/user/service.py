@@ -9,7 +9,6 @@ A login returns a JWT from the :class:`TokenIssuer` it is given
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,15 +16,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from kitcore.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
+from kitcore import validate
+from kitcore.errors import AlreadyExists, NotFound, Unauthenticated
 
 if TYPE_CHECKING:
     from user.store import UserStore
 
 NAME_MAX = 100
-EMAIL_MAX = 254  # the longest address SMTP allows
 PASSWORD_MIN, PASSWORD_MAX = 8, 128  # bounded: hashing megabytes would be a cheap attack
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _HASH_METHOD = "scrypt"
 
 
@@ -165,7 +163,7 @@ class Accounts:
         """Sign up; EmailTaken if the email is in use."""
         user = User(
             id=str(uuid.uuid4()),
-            name=_check_text(request.name, "name", NAME_MAX),
+            name=validate.text(request.name, "name", max_len=NAME_MAX),
             email=_check_email(request.email),
         )
         password = _check_password(request.password)
@@ -175,7 +173,7 @@ class Accounts:
 
     def get_user(self, request: GetUserRequest) -> UserReply:
         """One user by id; UserNotFound if there is none."""
-        user_id = _check_id(request.id, "id")
+        user_id = validate.uuid(request.id, "id")
         user = self._store.get(user_id)
         if user is None:
             raise UserNotFound(f"no user with id {user_id}")
@@ -195,7 +193,7 @@ class Accounts:
 
     def get_shelf(self, request: GetShelfRequest) -> ShelfReply:
         """The user's shelf; UserNotFound for an unknown user."""
-        user_id = _check_id(request.user_id, "user_id")
+        user_id = validate.uuid(request.user_id, "user_id")
         book_ids = self._store.shelf(user_id)
         if book_ids is None:
             raise UserNotFound(f"no user with id {user_id}")
@@ -203,52 +201,18 @@ class Accounts:
 
     def add_to_shelf(self, request: AddToShelfRequest) -> ShelfReply:
         """Put a book on the shelf (twice is once); UserNotFound for an unknown user."""
-        user_id = _check_id(request.user_id, "user_id")
-        book_id = _check_id(request.book_id, "book_id")
+        user_id = validate.uuid(request.user_id, "user_id")
+        book_id = validate.uuid(request.book_id, "book_id")
         book_ids = self._store.add_to_shelf(user_id, book_id)
         if book_ids is None:
             raise UserNotFound(f"no user with id {user_id}")
         return ShelfReply(user_id, book_ids, self._served_by)
 
 
-def _check_id(value: Any, name: str) -> str:
-    if value is None or value == "":
-        raise InvalidArgument(f"{name}: required")
-    if not isinstance(value, str):
-        raise InvalidArgument(f"{name}: must be a string (a UUID)")
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise InvalidArgument(f"{name}: {value[:40]!r} is not a UUID") from None
-
-
-def _check_text(value: Any, name: str, max_len: int) -> str:
-    if value is None:
-        raise InvalidArgument(f"{name}: required")
-    if not isinstance(value, str):
-        raise InvalidArgument(f"{name}: must be a string")
-    text = value.strip()
-    if not text:
-        raise InvalidArgument(f"{name}: must not be empty")
-    if len(text) > max_len:
-        raise InvalidArgument(f"{name}: longer than {max_len} characters")
-    return text
-
-
 def _check_email(value: Any) -> str:
-    email = _check_text(value, "email", EMAIL_MAX).lower()
-    if not _EMAIL.fullmatch(email):
-        raise InvalidArgument("email: not an e-mail address (name@example.org)")
-    return email
+    """The address lower-cased: an account's email is unique in any letter case."""
+    return validate.email(value).lower()
 
 
 def _check_password(value: Any) -> str:
-    if value is None:
-        raise InvalidArgument("password: required")
-    if not isinstance(value, str):
-        raise InvalidArgument("password: must be a string")
-    if not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
-        raise InvalidArgument(
-            f"password: must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long"
-        )
-    return value
+    return validate.password(value, min_len=PASSWORD_MIN, max_len=PASSWORD_MAX)

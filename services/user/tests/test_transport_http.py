@@ -115,9 +115,10 @@ def test_unknown_user_is_404_everywhere(url: str) -> None:
         ({"name": "A", "email": "a@example.org"}, "password: required"),
         ({**ADA, "name": ["A"]}, "name: must be a string"),
         ({**ADA, "name": "n" * 101}, "name: longer than 100"),
+        ({**ADA, "name": "Ada\x1b[31m"}, "name: must not contain control characters"),
         ({**ADA, "email": "ada.example.org"}, "email: not an e-mail address"),
         ({**ADA, "email": 7}, "email: must be a string"),
-        ({**ADA, "password": "short"}, "password: must be 8 to 128"),
+        ({**ADA, "password": "short"}, "password: shorter than 8"),
         ({**ADA, "password": 12345678}, "password: must be a string"),
         ({**ADA, "admin": True}, "unknown field(s): admin"),
     ],
@@ -153,7 +154,7 @@ def test_bodies_that_are_not_one_json_object_are_refused(
 @pytest.mark.parametrize(
     ("body", "message"),
     [({}, "book_id: required"), ({"book_id": 5}, "book_id: must be a string"),
-     ({"book_id": "dune"}, "book_id: 'dune' is not a UUID")],
+     ({"book_id": "dune"}, "book_id: must be a UUID")],
 )
 def test_add_to_shelf_rejects_a_bad_book_id(url: str, body: dict, message: str) -> None:
     user = _sign_up(url)
@@ -163,7 +164,7 @@ def test_add_to_shelf_rejects_a_bad_book_id(url: str, body: dict, message: str) 
 
 
 def test_malformed_id_and_login_fields_are_400(url: str) -> None:
-    assert "not a UUID" in _error(requests.get(f"{url}/users/ada", timeout=5), 400,
+    assert "must be a UUID" in _error(requests.get(f"{url}/users/ada", timeout=5), 400,
                                   "invalid_argument")
     login = requests.post(f"{url}/login", json={"email": "ada@example.org"}, timeout=5)
     assert "password: required" in _error(login, 400, "invalid_argument")
