@@ -1,7 +1,8 @@
 """The template service: its interface, its requests and replies, its errors and rules.
 
 This module is business logic only: no web framework, no gRPC, no tracing.
-:class:`Items` checks every field; the store below it only reads and writes rows.
+:class:`Items` checks every field with :mod:`kitcore.validate` (the same text
+and id rules whatever the transport); the store below it only reads and writes rows.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from kitcore.errors import InvalidArgument, NotFound
+from kitcore import validate
+from kitcore.errors import NotFound
 
 if TYPE_CHECKING:
     from template.store import ItemStore
@@ -73,7 +75,7 @@ class Items:
 
     def get_item(self, request: GetItemRequest) -> ItemReply:
         """One item by id; ItemNotFound if there is none."""
-        item_id = _check_id(request.id, "id")
+        item_id = validate.uuid(request.id, "id")
         item = self._store.get(item_id)
         if item is None:
             raise ItemNotFound(f"no item with id {item_id}")
@@ -81,30 +83,8 @@ class Items:
 
     def create_item(self, request: CreateItemRequest) -> ItemReply:
         """Add an item; it gets a new id."""
-        item = Item(id=str(uuid.uuid4()), name=_check_name(request.name))
+        name = validate.text(request.name, "name", max_len=NAME_MAX)
+        item = Item(id=str(uuid.uuid4()), name=name)
         self._store.add(item)
         return ItemReply(item, self._served_by)
 
-
-def _check_id(value: Any, name: str) -> str:
-    if value is None or value == "":
-        raise InvalidArgument(f"{name}: required")
-    if not isinstance(value, str):
-        raise InvalidArgument(f"{name}: must be a string (a UUID)")
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise InvalidArgument(f"{name}: {value[:40]!r} is not a UUID") from None
-
-
-def _check_name(value: Any) -> str:
-    if value is None:
-        raise InvalidArgument("name: required")
-    if not isinstance(value, str):
-        raise InvalidArgument("name: must be a string")
-    name = value.strip()
-    if not name:
-        raise InvalidArgument("name: must not be empty")
-    if len(name) > NAME_MAX:
-        raise InvalidArgument(f"name: longer than {NAME_MAX} characters")
-    return name

@@ -33,7 +33,8 @@ def test_get_with_a_malformed_id_is_invalid(items: Items, bad_id: object) -> Non
 @pytest.mark.parametrize(
     ("name", "message"),
     [(None, "name: required"), ("   ", "name: must not be empty"), (12, "must be a string"),
-     ("x" * 101, "name: longer than 100")],
+     ("x" * 101, "name: longer than 100"),
+     ("a\x01\x1b[31m", "name: must not contain control characters")],
 )
 def test_create_rejects_a_bad_name_and_writes_nothing(
     items: Items, store: ItemStore, name: object, message: str

@@ -52,11 +52,13 @@ def test_create_then_get(stub: template_pb2_grpc.TemplateServiceStub) -> None:
     [
         ("GetItem", template_pb2.GetItemRequest(id=str(uuid.uuid4())), "NOT_FOUND", "no item"),
         ("GetItem", template_pb2.GetItemRequest(), "INVALID_ARGUMENT", "id: required"),
-        ("GetItem", template_pb2.GetItemRequest(id="nope"), "INVALID_ARGUMENT", "not a UUID"),
+        ("GetItem", template_pb2.GetItemRequest(id="nope"), "INVALID_ARGUMENT", "must be a UUID"),
         ("CreateItem", template_pb2.CreateItemRequest(), "INVALID_ARGUMENT",
          "name: must not be empty"),
         ("CreateItem", template_pb2.CreateItemRequest(name="n" * 101), "INVALID_ARGUMENT",
          "longer than 100"),
+        ("CreateItem", template_pb2.CreateItemRequest(name="a\x01\x1b[31m"),
+         "INVALID_ARGUMENT", "name: must not contain control characters"),
     ],
 )
 def test_bad_requests_get_the_status_of_their_kind(

@@ -87,7 +87,7 @@ def test_create_rejects_bodies_that_are_not_one_json_object(
 
 
 def test_malformed_id_unknown_route_and_wrong_method_are_json_errors(url: str) -> None:
-    assert "not a UUID" in _error(requests.get(f"{url}/items/nope", timeout=5), 400,
+    assert "must be a UUID" in _error(requests.get(f"{url}/items/nope", timeout=5), 400,
                                   "invalid_argument")
     _error(requests.get(f"{url}/nothing-here", timeout=5), 404, "not_found")
     _error(requests.delete(f"{url}/items", timeout=5), 405, "method_not_allowed")
