@@ -135,8 +135,8 @@ def test_uuid_is_returned_in_lower_case() -> None:
     [
         (None, "id: required"),
         ("", "id: required"),
-        (7, "id: must be a string (a UUID), got number"),
-        ("nope", "id: must be a UUID like"),
+        (7, "id: must be a UUID like 3f2c8e1a-9b7d-4c6e-8f1a-2b3c4d5e6f70, got number"),
+        ("nope", "id: must be a UUID like 3f2c8e1a-9b7d-4c6e-8f1a-2b3c4d5e6f70, got 'nope'"),
         (A_UUID.replace("-", ""), "id: must be a UUID"),
         ("{" + A_UUID + "}", "id: must be a UUID"),
         ("urn:uuid:" + A_UUID, "id: must be a UUID"),

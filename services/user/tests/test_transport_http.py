@@ -153,7 +153,7 @@ def test_bodies_that_are_not_one_json_object_are_refused(
 
 @pytest.mark.parametrize(
     ("body", "message"),
-    [({}, "book_id: required"), ({"book_id": 5}, "book_id: must be a string"),
+    [({}, "book_id: required"), ({"book_id": 5}, "book_id: must be a UUID"),
      ({"book_id": "dune"}, "book_id: must be a UUID")],
 )
 def test_add_to_shelf_rejects_a_bad_book_id(url: str, body: dict, message: str) -> None:

@@ -92,12 +92,9 @@ def uuid(value: Any, field: str) -> str:
     """A UUID written ``8-4-4-4-12`` in any letter case, returned in lower case."""
     if value is None or value == "":
         raise InvalidArgument(f"{field}: required")
-    if not isinstance(value, str):
-        raise InvalidArgument(f"{field}: must be a string (a UUID), got {json_type(value)}")
-    if not _UUID.fullmatch(value):
-        raise InvalidArgument(
-            f"{field}: must be a UUID like {_UUID_EXAMPLE}, got {value[:40]!r}"
-        )
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
+        got = repr(value[:40]) if isinstance(value, str) else json_type(value)
+        raise InvalidArgument(f"{field}: must be a UUID like {_UUID_EXAMPLE}, got {got}")
     return str(UUID(value))
 
 
