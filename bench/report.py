@@ -304,7 +304,7 @@ def _stack_md(st: dict[str, Any]) -> list[str]:
               "p99 < 50 ms"]
     rows = [_step_row("gateway shelf", x) for x in st["gateway_open_loop"]]
     rows += [_step_row("book-1 direct", x) for x in st["direct_open_loop"]]
-    if "tracing_off" in st:
+    if "closed_loop" in st.get("tracing_off", {}):
         rows.append(_step_row("gateway shelf, tracing off", st["tracing_off"]["open_loop"]))
     mem_rows = [[name, st["memory_idle"]["by_container_mib"][name],
                  st.get("memory_under_target_load", {}).get("by_container_mib", {}).get(name, "")]
@@ -328,13 +328,15 @@ def _stack_md(st: dict[str, Any]) -> list[str]:
                     st["tracing_off"]["closed_loop"]["latency_ms"].get("p50"),
                     st["tracing_off"]["closed_loop"]["latency_ms"].get("p99"),
                     f"{st['tracing_off']['closed_loop']['failed_fraction']:.1%}"]]
-                  if "tracing_off" in st else [])), "",
+                  if "closed_loop" in st.get("tracing_off", {}) else [])), "",
         _table(header, rows), "",
         f"Gateway over direct: closed-loop throughput ratio "
         f"{s['closed_loop_gateway_over_direct_throughput']}; latency ratio at "
         f"{s['common_rate']}/s: {_ratios(s.get('gateway_over_direct_latency_at_common_rate'))}. "
         f"Best rate meeting p99 < 50 ms: gateway {s['gateway_best_rate_meeting_p99']}, "
         f"direct {s['direct_best_rate_meeting_p99']}.", ""]
+    if "error" in st.get("tracing_off", {}):
+        lines += [f"The tracing-off run failed: {st['tracing_off']['error']}", ""]
     if "tracing_on_over_off_throughput" in summary:
         lines += [f"Tracing on / off (closed-loop gateway throughput): "
                   f"{summary['tracing_on_over_off_throughput']} (cost "
@@ -346,7 +348,7 @@ def _stack_md(st: dict[str, Any]) -> list[str]:
                   "over 6 s: healthcheck probes, Prometheus scrapes, lease keep-alives); "
                   f"busiest: {', '.join(f'{k} {v:.2f}' for v, k in busiest)}.", ""]
     runs = {k: v.get("stack_cpu_ms_per_request", {}) for k, v in closed.items()}
-    if "tracing_off" in st:
+    if "closed_loop" in st.get("tracing_off", {}):
         runs["gateway, tracing off"] = st["tracing_off"]["closed_loop"].get(
             "stack_cpu_ms_per_request", {})
     names = sorted({n for per in runs.values() for n in per if n != "total"})
