@@ -49,7 +49,7 @@ COMPOSE_SNIPPET = """\
       DATABASE_URL: postgresql+psycopg://kitcore:${{POSTGRES_PASSWORD:-kitcore}}@postgres:5432/kitcore
     healthcheck:
       <<: *healthcheck
-      test: ["CMD", "python", "-m", "kitcore.health", "http://127.0.0.1:8080/healthz"]
+      test: ["CMD", "python", "-m", "kitcore.probe", "http://127.0.0.1:8080/healthz"]
     depends_on:
       <<: *kit-depends
       postgres:

@@ -50,7 +50,7 @@ def test_the_service_dockerfiles_are_one_pattern() -> None:
     assert "ARG BASE_IMAGE=python:3.11-slim" in pattern
     assert "--no-index --find-links /wheels" in pattern
     assert re.search(r"^USER (?!root)\w+", pattern, re.M)
-    assert "HEALTHCHECK" in pattern and "kitcore.health" in pattern
+    assert "HEALTHCHECK" in pattern and "kitcore.probe" in pattern
 
 
 def test_the_stack_has_every_service(config: dict) -> None:

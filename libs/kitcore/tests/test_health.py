@@ -129,7 +129,7 @@ def test_grpc_health_follows_readiness(readiness):
 
 def _probe(url: str) -> tuple[int, str]:
     result = subprocess.run(
-        [sys.executable, "-m", "kitcore.health", url], capture_output=True, text=True, timeout=15
+        [sys.executable, "-m", "kitcore.probe", url], capture_output=True, text=True, timeout=15
     )
     return result.returncode, result.stderr
 

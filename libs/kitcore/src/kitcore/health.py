@@ -1,4 +1,4 @@
-"""Liveness and readiness: ``/healthz``, ``/readyz``, the gRPC health service, a CLI.
+"""Liveness and readiness: ``/healthz``, ``/readyz`` and the gRPC health service.
 
 One :class:`Readiness` per process says whether it should get traffic: a flag
 the runner sets once serving (and clears for good when draining on SIGTERM),
@@ -6,17 +6,13 @@ plus named checks run on every ``/readyz`` (a database ping, say). The HTTP
 routes (:func:`health_routes`) and the standard gRPC health service
 (:func:`add_grpc_health`) both answer from it.
 
-``python -m kitcore.health URL`` exits 0 when URL answers 200 within 2 s and
-1 otherwise: a Docker HEALTHCHECK for images without curl (stdlib only).
+The Docker HEALTHCHECK that calls ``/healthz`` is :mod:`kitcore.probe`.
 """
 
 from __future__ import annotations
 
-import sys
 import threading
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 
 import flask
 import grpc
@@ -142,19 +138,3 @@ def add_grpc_health(
     apply(readiness.ready)
     return servicer
 
-
-def main(argv: Sequence[str]) -> int:
-    """Exit status for ``python -m kitcore.health URL``: 0 when URL answers 200 in 2 s."""
-    if len(argv) != 1:
-        print("usage: python -m kitcore.health URL", file=sys.stderr)
-        return 2
-    try:
-        with urllib.request.urlopen(argv[0], timeout=2.0) as response:
-            return 0 if response.status == 200 else 1
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        print(f"unhealthy: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
