@@ -83,19 +83,17 @@ wheelhouse() {
   local args=(--isolated download --only-binary=:all: --implementation cp
               --python-version 3.11 --platform manylinux2014_x86_64
               --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64)
-  # Not in the lock, needed in the images: setuptools builds kitcore inside
-  # the image (build isolation, no index); redis needs async-timeout on Python
-  # older than 3.11.3, and Debian bookworm's python3 is 3.11.2.
-  local extra=("setuptools>=68" "async-timeout==5.0.1")
+  # The lock also pins what only the images need: setuptools (builds kitcore
+  # inside the image, no index) and async-timeout (Debian's Python 3.11.2).
   local want
-  want=$(EXTRA="${args[*]} ${extra[*]}" hash_of requirements.lock)
+  want=$(EXTRA="${args[*]}" hash_of requirements.lock)
   if [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$want" ]; then
     say "wheelhouse: up to date with requirements.lock"
     return
   fi
   say "wheelhouse: downloading wheels for requirements.lock (log: build/logs/wheelhouse.log)"
   rm -rf "$dir.tmp"
-  if ! "$pip" "${args[@]}" -r requirements.lock "${extra[@]}" -d "$dir.tmp" \
+  if ! "$pip" "${args[@]}" -r requirements.lock -d "$dir.tmp" \
         >"$logs/wheelhouse.log" 2>&1; then
     show_log "$logs/wheelhouse.log"
     die "could not download the wheels (is PyPI reachable?)"
