@@ -7,9 +7,10 @@ For one backend service (``user`` or ``book``) a :class:`Backend` holds
 - an :class:`~kitcore.sd.Endpointer` whose factory builds, per instance, one
   client endpoint per remote method (sharing that instance's HTTP session or
   gRPC channel) behind that instance's own circuit breaker;
-- a balancer over those endpoints, and two retry policies on top of it:
-  :attr:`Backend.safe` for reads and idempotent writes, :attr:`Backend.once`
-  for writes that must not be applied twice.
+- a balancer over those endpoints, and three retry policies on top of it:
+  :attr:`Backend.safe` for reads and idempotent writes, :attr:`Backend.patient`
+  for safe calls that are slow by design (login), :attr:`Backend.once` for
+  writes that must not be applied twice.
 
 A call through a Backend is a :class:`Call`: the remote method's name and its
 request. ``user_client.py`` and ``book_client.py`` build the per-method
@@ -71,7 +72,8 @@ def new_instancer(
 
 
 class Backend:
-    """One backend service as two endpoints taking a :class:`Call`: ``safe`` and ``once``."""
+    """One backend service as endpoints taking a :class:`Call`: ``safe``, ``patient``
+    and ``once``, one per retry policy."""
 
     def __init__(
         self,
@@ -93,6 +95,14 @@ class Backend:
             self.balancer,
             attempts=resilience.attempts,
             per_try_timeout=resilience.per_try_timeout,
+            idempotent=True,
+        ))
+        # Safe calls whose work is slow by design (login hashes a password on
+        # purpose): retried like `safe`, but never cut at `per_try_timeout`, as a
+        # cut try would only start the same work again and trip the breaker.
+        self.patient: Endpoint = _attributed(self.service)(sd.retry(
+            self.balancer,
+            attempts=resilience.attempts,
             idempotent=True,
         ))
         # Writes that are not idempotent (creates, stock deltas) are never

@@ -52,8 +52,10 @@ class UserClient:
         return self.backend.safe(ctx, Call("GetUser", {"id": user_id}))
 
     def login(self, ctx: Context, email: str, password: str) -> TokenReply:
-        """Check a password and get a token (changes nothing: safe to retry)."""
-        return self.backend.safe(ctx, Call("Login", {"email": email, "password": password}))
+        """Check a password and get a token (changes nothing: safe to retry; slow by
+        design, so no per-try cut)."""
+        request = {"email": email, "password": password}
+        return self.backend.patient(ctx, Call("Login", request))
 
     def get_shelf(self, ctx: Context, user_id: str) -> ShelfReply:
         """The ids of the books on a user's shelf."""
