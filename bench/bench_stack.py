@@ -1,6 +1,6 @@
 """Through the stack: the gateway's fan-out route and a book replica, open loop.
 
-    python bench/bench_stack.py [--seconds 6] [--rates 100,200,400,700,1000]
+    python bench/bench_stack.py [--seconds 5] [--rates 25,50,100,200,400,700,1000]
                                 [--no-tracing-toggle] [--require]
 
 Needs the stack of ``make up``; without it the run is skipped (``--require``
@@ -118,12 +118,14 @@ def write_targets(load: Load, data: Seed) -> tuple[Path, Path]:
 
 
 def ladder(load: Load, targets: Path, rates: list[int], seconds: float,
-           during: dict[int, Any] | None = None) -> list[dict[str, Any]]:
-    """Open loop at each rate, upwards; after the first miss only the target rate runs."""
+           during: dict[int, Any] | None = None,
+           keep: tuple[int, ...] = ()) -> list[dict[str, Any]]:
+    """Open loop at each rate, upwards; after the first miss only the target rate (and
+    the rates in ``keep``) run."""
     steps = []
     missed = False
-    for rate in rates:
-        if missed and rate != RATE_TARGET:
+    for rate in sorted(set(rates)):
+        if missed and rate != RATE_TARGET and rate not in keep:
             continue
         sampler = _Sampler(during[rate]) if during and rate in during else None
         step = load.open(targets, rate, seconds)
@@ -268,7 +270,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         gateway_steps = sorted(gateway_steps + ladder(load, gw_targets, [middle], args.seconds),
                                key=lambda step: step["rate"])
     print("open loop, book-1 direct ...", flush=True)
-    direct_steps = ladder(load, direct_targets, args.rates, args.seconds)
+    common = best_rate(gateway_steps) or gateway_steps[0]["rate"]
+    direct_steps = ladder(load, direct_targets, [*args.rates, common], args.seconds,
+                          keep=(common,))
     result: dict[str, Any] = {
         "machine_before": machine,
         "load_generator": "on this machine, to container addresses" if load.on_host
@@ -379,9 +383,9 @@ def tracing_off(stack: Stack, load: Load, api: str, data: Seed, targets: Path,
 def main() -> None:
     """Run and write the JSON result."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=6.0, help="per step")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per step")
     parser.add_argument("--rates", type=lambda s: [int(r) for r in s.split(",")],
-                        default=[100, 200, 400, 700, 1000])
+                        default=[25, 50, 100, 200, 400, 700, 1000])
     parser.add_argument("--users", type=int, default=120,
                         help="accounts the load spreads over (the gateway limits each)")
     parser.add_argument("--gateway-port", type=int, default=8080)

@@ -100,10 +100,12 @@ def busy_fractions(before: list[tuple[int, int]], after: list[tuple[int, int]]) 
 
 
 def top_processes(count: int = 6) -> list[str]:
-    """The processes using the most CPU right now (``ps``), as text lines."""
-    out = subprocess.run(["ps", "-eo", "pcpu,rss,comm", "--sort=-pcpu"],
+    """Other processes by CPU use (``ps``: share of CPU over each one's lifetime so far),
+    as "command N%" strings; this benchmark's own process is left out."""
+    out = subprocess.run(["ps", "-eo", "pid,pcpu,comm", "--sort=-pcpu"],
                          capture_output=True, text=True).stdout
-    return [" ".join(line.split()) for line in out.splitlines()[1:count + 1]]
+    rows = [line.split(None, 2) for line in out.splitlines()[1:]]
+    return [f"{comm} {pcpu}%" for pid, pcpu, comm in rows if int(pid) != os.getpid()][:count]
 
 
 def machine() -> dict[str, Any]:

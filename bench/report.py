@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 (after choosing the backend)
 
 _ROW = re.compile(r"^(?P<label>\S.*?)\s+(?P<us>[\d.]+)\s+(?P<added>-?[\d.]+)\s+(?P<x>[\d.]+)$")
+PYTHON_CONTAINERS = ("book-1", "book-2", "user", "gateway", "gateway-2")
 HTTP_ORDER = ["flask", "kitcore-http", "kitcore-http-traced", "net/http", "gokit"]
 GRPC_ORDER = ["grpc-bare", "kitcore-grpc", "kitcore-grpc-traced"]
 
@@ -219,12 +220,12 @@ def _stack_bound(results: dict[str, Any]) -> str:
             f"(a book replica's own GET: {direct} ms), and the idle stack already keeps "
             f"{idle:.2f} cores busy, so 2 cores bound the route near {bound:.0f} req/s before "
             "any queueing.")
-    if probe:
-        text += (" Much of the idle load is the healthchecks: each probe "
-                 f"(`{probe['command']}`) starts a Python that imports Flask and grpcio, "
-                 f"{probe['cpu_s_per_probe']} s of CPU, every {probe['interval_s']:g} s in each "
-                 "of the 5 kitcore containers; a probe that imports only urllib, or a longer "
-                 "interval, would give most of that back.")
+    if probe and probe.get("interval_s"):
+        cores = len(PYTHON_CONTAINERS) * probe["cpu_s_per_probe"] / probe["interval_s"]
+        text += (f" Of the idle load, the healthchecks take about {cores:.2f} cores: "
+                 f"`{probe['command']}` costs {probe['cpu_s_per_probe']} s of CPU, every "
+                 f"{probe['interval_s']:g} s, in each of the {len(PYTHON_CONTAINERS)} kitcore "
+                 "containers.")
     return text
 
 
@@ -330,7 +331,9 @@ def _stack_md(st: dict[str, Any]) -> list[str]:
         f"{st['settings']['seconds_per_step']} s per step. Open loop: arrivals at a fixed rate, "
         "latency from the intended send time (no coordinated omission); a step fails the "
         "target with p99 >= 50 ms or >= 1 % failed (errors, timeouts, degraded shelves). After "
-        "the first miss only the 1,000/s step runs.", "",
+        "the first miss only the 1,000/s step runs, plus one gateway step halfway between its "
+        "best rate and that miss, and the book replica at the rate the two are compared at.",
+        "",
         _table(["closed loop (32 in flight)", "req/s", "p50 ms", "p99 ms", "failed"],
                [[k, f"{v['throughput_rps']:.0f}", v["latency_ms"].get("p50"),
                  v["latency_ms"].get("p99"), f"{v['failed_fraction']:.1%}"]
@@ -345,8 +348,8 @@ def _stack_md(st: dict[str, Any]) -> list[str]:
         f"Gateway over direct: closed-loop throughput ratio "
         f"{s['closed_loop_gateway_over_direct_throughput']}; latency ratio at "
         f"{s['common_rate']}/s: {_ratios(s.get('gateway_over_direct_latency_at_common_rate'))}. "
-        f"Best rate meeting p99 < 50 ms: gateway {s['gateway_best_rate_meeting_p99']}, "
-        f"direct {s['direct_best_rate_meeting_p99']}.", ""]
+        f"Best rate meeting p99 < 50 ms: gateway {s['gateway_best_rate_meeting_p99'] or 'none'}"
+        f", direct {s['direct_best_rate_meeting_p99'] or 'none'}.", ""]
     if "error" in st.get("tracing_off", {}):
         lines += [f"The tracing-off run failed: {st['tracing_off']['error']}", ""]
     if "tracing_on_over_off_throughput" in summary:
