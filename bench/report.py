@@ -131,7 +131,9 @@ def markdown(results: dict[str, Any]) -> str:
     elif stack:
         parts += ["## Through the stack", "", f"Skipped: {stack['skipped']}.", ""]
     if "profile" in results:
-        parts += _profile_md(results["profile"])
+        summary = results.get("transport", {}).get("summary", {})
+        parts += _profile_md(results["profile"],
+                             {n: v["cpu_us_per_request"] for n, v in summary.items()})
     return "\n".join(parts) + "\n"
 
 
@@ -149,6 +151,35 @@ def _total(results: dict[str, Any], server: str, function: str) -> float:
     return next((r["total_pct"] for r in top if r["function"].startswith(function)), 0.0)
 
 
+def _where_added(results: dict[str, Any]) -> list[str]:
+    """How much of kitcore's added CPU per request the middlewares explain, and the rest."""
+    summary = results.get("transport", {}).get("summary", {})
+    rows = {r["label"]: r["added_us"] for r in results.get("middleware", {}).get("rows", [])}
+    chain = [v for k, v in rows.items()
+             if k.startswith(("deadline_middleware", "faults", "log middleware", "metrics"))]
+    if "kitcore-http" not in summary or "flask" not in summary or len(chain) != 4:
+        return []
+    added = summary["kitcore-http"]["cpu_us_per_request"] - summary["flask"]["cpu_us_per_request"]
+    shares = results.get("profile", {}).get("profiles", {})
+    web = ("waitress", "werkzeug", "flask")
+
+    def web_us(server: str) -> float:
+        pct = sum(shares.get(server, {}).get("own_pct_by_package", {}).get(k, 0.0) for k in web)
+        return pct * summary[server]["cpu_us_per_request"] / 100
+
+    text = (f"Of the {added:.0f} us of CPU kitcore HTTP adds per request, the four middlewares "
+            f"of the chain account for about {sum(chain):.0f} us (bench_middleware.py: log, "
+            "metrics, faults, deadline, each alone in a loop). The rest is the transport "
+            "adapter and the extra web-framework work it causes")
+    if "kitcore-http" in shares and "flask" in shares:
+        text += (f": waitress + werkzeug + flask take about {web_us('kitcore-http'):.0f} us per "
+                 f"request under kitcore against {web_us('flask'):.0f} us bare (the app's "
+                 "before/after-request hooks, `context_from_request` reading every header "
+                 "through werkzeug into the Context, the response headers), plus GIL hand-offs "
+                 "between waitress's 8 threads")
+    return [text + ".", ""]
+
+
 def _explain_md(results: dict[str, Any]) -> list[str]:
     """Why the missed targets are missed (from the profiles) and what would close them."""
     missed = [t for t in results["targets"] if t["met"] is False]
@@ -159,6 +190,11 @@ def _explain_md(results: dict[str, Any]) -> list[str]:
     if "profile" in results:
         def sh(server: str, *packages: str) -> float:
             return _share(results, server, *packages)
+
+        cpu = results.get("transport", {}).get("summary", {})
+
+        def us(server: str, *packages: str) -> float:
+            return sh(server, *packages) * cpu.get(server, {}).get("cpu_us_per_request", 0) / 100
 
         frameworks = ("waitress", "werkzeug", "flask")
         lines += [
@@ -178,17 +214,20 @@ def _explain_md(results: dict[str, Any]) -> list[str]:
             f"interceptor that wraps every call "
             f"{_total(results, 'kitcore-grpc', 'MalformedRequestInterceptor')} %, kitcore's "
             f"own code {sh('kitcore-grpc', 'kitcore')} %, prometheus_client "
-            f"{sh('kitcore-grpc', 'prometheus_client')} %; grpcio itself "
-            f"{sh('kitcore-grpc', 'grpc')} % (bare: {sh('grpc-bare', 'grpc')} %).",
+            f"{sh('kitcore-grpc', 'prometheus_client')} %; grpcio's own Python work is "
+            f"about {us('kitcore-grpc', 'grpc'):.0f} us per call against "
+            f"{us('grpc-bare', 'grpc'):.0f} us bare (kitcore's server runs every call "
+            "through grpcio's interceptor pipeline, which the bare server skips).",
             f"- tracing on: opentelemetry takes {sh('kitcore-http-traced', 'opentelemetry')} % "
             "of the traced HTTP server (the Flask instrumentation's span per request, "
             "attributes, and the batch exporter encoding spans to protobuf in the same "
             "process, under the same GIL).", ""]
+    lines += _where_added(results)
     lines += [
         "What would close them (not done here: the targets stand as set):", "",
         "- The server chain: on CPython one waitress or grpcio process has about 150-250 us of "
         "CPU per request to itself, so 10 % is a budget of 15-25 us for everything kitcore adds;"
-        " the log line alone costs about that. Closing it means logging less per request "
+        " the log line alone costs about half of it. Closing it means logging less per request "
         "(sample successful calls, or log them at DEBUG and keep errors at INFO), formatting "
         "the line without `logging`'s LogRecord machinery, building the Context once without "
         "`dataclasses.replace` and without copying every header, caching the Prometheus "
@@ -384,17 +423,24 @@ def _ratios(ratios: dict[str, float] | None) -> str:
     return ", ".join(f"{q} x{r}" for q, r in (ratios or {}).items()) or "n/a"
 
 
-def _profile_md(p: dict[str, Any]) -> list[str]:
+def _pct_us(pct: float, cpu_us: float | None) -> str:
+    return f"{pct}" if cpu_us is None else f"{pct} ({pct * cpu_us / 100:.0f})"
+
+
+def _profile_md(p: dict[str, Any], cpu_us: dict[str, float]) -> list[str]:
     profiles = p.get("profiles", {})
     names = list(profiles)
     packages: list[str] = []
     for prof in profiles.values():
         packages += [k for k, v in prof["own_pct_by_package"].items()
                      if v >= 2.0 and k not in packages]
-    rows = [[k, *[profiles[n]["own_pct_by_package"].get(k, 0.0) for n in names]]
-            for k in packages]
+    cpu = {n: cpu_us.get(n) for n in names}
+    rows = [[k, *[_pct_us(profiles[n]["own_pct_by_package"].get(k, 0.0), cpu[n])
+                  for n in names]] for k in packages]
     lines = ["## Profiles", "", p.get("note", ""), "",
-             "Own time by package, % of samples:", "",
+             "Own time by package, % of samples (and, in brackets, that share of the "
+             "server's CPU time per request in the transport run, in us: an estimate, as the "
+             "samples count only Python work holding the GIL):", "",
              _table(["package", *names], rows), ""]
     for name in names:
         top = profiles[name].get("top_kitcore_total") or []
@@ -458,8 +504,13 @@ def _plot_stack(ax: Any, st: dict[str, Any]) -> None:
         for q, style in (("p50", ":"), ("p99", "-"), ("p99.9", "--")):
             ax.plot(rates, [s["latency_ms"].get(q) for s in steps], style, marker="o",
                     color=color, label=f"{label} {q}")
+    rates = sorted({s["rate"] for key in ("gateway_open_loop", "direct_open_loop")
+                    for s in st[key]})
     ax.axhline(50, color="gray", linewidth=1)
-    ax.annotate("p99 target 50 ms", (ax.get_xlim()[0], 50), fontsize=7, va="bottom")
+    ax.annotate("p99 target 50 ms", (rates[0], 50), fontsize=7, va="bottom")
+    ax.set_xscale("log")
+    ax.set_xticks(rates, [str(r) for r in rates], fontsize=7)
+    ax.minorticks_off()
     ax.set_yscale("log")
     ax.set_xlabel("offered rate, req/s (open loop)")
     ax.set_ylabel("latency from intended send, ms")
