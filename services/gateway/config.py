@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
-from kitcore.config import Environ, KitConfig, env_float, env_int, env_list
+from gateway.clients import Resilience
+from kitcore.config import Environ, KitConfig, env_list
 
 DEFAULT_REQUEST_TIMEOUT = "3"
 """Seconds a request may take end to end unless ``KIT_REQUEST_TIMEOUT`` says otherwise."""
@@ -30,8 +31,7 @@ class GatewayConfig:
     kit: KitConfig
     user_addresses: tuple[str, ...]  # user HTTP host:port, used without etcd
     book_addresses: tuple[str, ...]  # book gRPC host:port, used without etcd
-    retry_attempts: int
-    per_try_timeout: float
+    resilience: Resilience  # retries, budget, throttle, bulkhead, balancer, breakers
 
     @classmethod
     def from_env(cls, environ: Environ = os.environ) -> GatewayConfig:
@@ -42,6 +42,8 @@ class GatewayConfig:
             kit=replace(kit, grpc_port=0),  # no gRPC server: registered with HTTP only
             user_addresses=env_list("KIT_USER_ADDRS", DEFAULT_USER_ADDRS, environ),
             book_addresses=env_list("KIT_BOOK_ADDRS", DEFAULT_BOOK_ADDRS, environ),
-            retry_attempts=env_int("KIT_RETRY_ATTEMPTS", 3, environ, minimum=1, maximum=10),
-            per_try_timeout=env_float("KIT_PER_TRY_TIMEOUT", 1.0, environ, minimum=0.01),
+            resilience=Resilience.from_env(
+                environ, breaker_fail_max=kit.breaker_fail_max,
+                breaker_reset_timeout=kit.breaker_reset_timeout,
+            ),
         )
