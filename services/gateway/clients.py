@@ -12,10 +12,11 @@ For one backend service (``user`` or ``book``) a :class:`Backend` holds
   by all the backend's methods.
 
 A client file (``book_client.py``, ``user_client.py``) turns each remote
-method into one endpoint with :meth:`Backend.safe`, :meth:`Backend.patient`
-or :meth:`Backend.once`, which all wrap it the same way, outermost first::
+method into one endpoint with :meth:`Backend.safe`, :meth:`Backend.patient`,
+:meth:`Backend.once` or :meth:`Backend.hedged`, which all wrap it the same way,
+outermost first::
 
-    retry (within the budget) -> bulkhead -> throttle -> balancer -> breaker -> wire
+    retry (within the budget) -> [hedge] -> bulkhead -> throttle -> balancer -> breaker -> wire
 """
 
 from __future__ import annotations
@@ -145,6 +146,8 @@ class Backend(Generic[Methods]):
         # A slow backend holds at most this many of the gateway's threads.
         self.bulkhead = Bulkhead(self.service, resilience.bulkhead)
         self._guard = chain(self.bulkhead.middleware(), self.throttle.middleware())
+        # The backend's recent latencies: hedged reads go out after their p95.
+        self.latency = sd.LatencyTracker()
 
     def safe(self, select: Callable[[Methods], Endpoint]) -> Endpoint:
         """Reads and idempotent writes: up to ``attempts`` tries, each on another instance
@@ -168,13 +171,25 @@ class Backend(Generic[Methods]):
         make it ambiguous."""
         return self._retried(select, retryable=errors.was_not_sent)
 
+    def hedged(self, select: Callable[[Methods], Endpoint]) -> Endpoint:
+        """A read worth hedging: retried like :meth:`safe`, and while a try is slower
+        than the backend's recent p95, the same read goes to a second instance too
+        (each hedge taken from the retry budget)."""
+        return self._retried(select, hedge=True, per_try_timeout=self.resilience.per_try_timeout,
+                             idempotent=True)
+
     def close(self) -> None:
         """Stop following the instances and release every connection."""
         self.endpointer.close()
         self.instancer.close()
 
-    def _retried(self, select: Callable[[Methods], Endpoint], **retry_options: Any) -> Endpoint:
+    def _retried(
+        self, select: Callable[[Methods], Endpoint], *, hedge: bool = False, **retry_options: Any,
+    ) -> Endpoint:
         balanced = self._guard(self.balancer.method(select))
+        if hedge:
+            balanced = sd.hedged(balanced, backend=self.service, budget=self.budget,
+                                 latency=self.latency)
         retried = sd.retry(balanced, attempts=self.resilience.attempts, budget=self.budget,
                            **retry_options)
         return _attributed(self.service)(retried)

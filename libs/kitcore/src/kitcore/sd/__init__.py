@@ -9,6 +9,7 @@
 - :class:`RoundRobin`, :class:`Random`, :class:`LeastLoaded`, :class:`PeakEWMA`:
   balancers, each an Endpoint; :func:`record_instances` tells a caller which
   instance served.
+- :func:`hedged`: sends a slow read to a second instance after the recent p95.
 - :func:`retry`: retries a balanced call on other instances within the deadline,
   taking each retry from a :class:`RetryBudget` when given one.
 
@@ -34,6 +35,7 @@ from kitcore.sd.budget import RetryBudget
 from kitcore.sd.endpointer import Endpointer, Factory
 from kitcore.sd.etcd_client import EtcdUnavailable
 from kitcore.sd.etcd_instancer import EtcdInstancer
+from kitcore.sd.hedge import LatencyTracker, hedged
 from kitcore.sd.instance import DEFAULT_PREFIX, Instance, InvalidInstance, service_prefix
 from kitcore.sd.instancer import Instancer, StaticInstancer
 from kitcore.sd.peak_ewma import PeakEWMA
@@ -54,6 +56,7 @@ __all__ = [
     "Instance",
     "Instancer",
     "InvalidInstance",
+    "LatencyTracker",
     "LeastLoaded",
     "PeakEWMA",
     "Random",
@@ -61,6 +64,7 @@ __all__ = [
     "RoundRobin",
     "Select",
     "StaticInstancer",
+    "hedged",
     "record_instances",
     "retry",
     "service_prefix",
