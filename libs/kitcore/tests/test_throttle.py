@@ -86,7 +86,7 @@ def test_an_unreachable_backend_is_refused_locally(throttled) -> None:
         url = served.url
     _, endpoint = throttled(url, "gone")  # nothing listens there any more
     seen = _outcomes(endpoint, 200)
-    assert seen[0] == "unavailable"  # learnt from the first refused connection
+    assert seen[:10] == ["unavailable"] * 10  # a few failures alone refuse nothing
     assert seen[100:].count("throttled") >= 80, seen
 
 

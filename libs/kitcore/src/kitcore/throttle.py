@@ -5,12 +5,15 @@ A :class:`Throttle` watches the calls to one backend over a sliding window:
 backend answered, including answers that are the caller's fault, such as
 not found). A new call is refused locally, with probability::
 
-    max(0, (requests - K * accepts) / (requests + 1))
+    max(0, (requests - floor - K * accepts) / (requests + 1))
 
 as :class:`~kitcore.overload.Overloaded`, without being sent. With K = 2 the
 client sends up to twice what the backend accepts, so a backend that refuses
 most calls (down, timing out, shedding load) costs microseconds per call instead
 of a connection attempt or a timeout, and gets traffic back as it recovers.
+The ``floor`` (10 calls) keeps a handful of failures in a quiet window from
+refusing anything: the book's formula alone refuses one call in four after
+three calls and one failure.
 
 Metrics: ``kit_client_throttled_total{backend}`` counts refused calls,
 ``kit_client_throttle_ratio{backend}`` is the last computed refusal probability.
@@ -60,6 +63,7 @@ class Throttle:
         *,
         k: float = 2.0,
         window: float = 10.0,
+        floor: int = 10,
         seed: int | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
@@ -67,6 +71,7 @@ class Throttle:
             raise ValueError("k must be at least 1")
         self.backend = backend
         self.k = k
+        self.floor = floor
         extra = {"clock": clock} if clock else {}
         self._counts = RollingCounts(("requests", "accepts"), window=window, **extra)
         self._random = random.Random(seed)
@@ -77,7 +82,7 @@ class Throttle:
         """The probability that a call made now is refused."""
         totals = self._counts.totals()
         requests, accepts = totals["requests"], totals["accepts"]
-        return max(0.0, (requests - self.k * accepts) / (requests + 1))
+        return max(0.0, (requests - self.floor - self.k * accepts) / (requests + 1))
 
     def middleware(self) -> Middleware:
         """The middleware that throttles an endpoint (the backend's balanced calls)."""

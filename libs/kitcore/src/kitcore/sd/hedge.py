@@ -7,6 +7,8 @@ latency (:class:`LatencyTracker`), sends the same call to another instance
 first; an error of one try waits for the other. A hedge is a retry sent early:
 each one is taken from the backend's :class:`~kitcore.sd.budget.RetryBudget`,
 and none is sent once the budget is spent. grpcio does not hedge by itself.
+Tries run in a small thread pool, each in a copy of the caller's context
+variables, so a trace goes on through them.
 
 Metrics: ``kit_hedges_total{backend,outcome}``: ``sent``, and ``won`` when the
 hedge answered first.
@@ -15,6 +17,7 @@ hedge answered first.
 from __future__ import annotations
 
 import bisect
+import contextvars
 import threading
 import time
 from collections import deque
@@ -74,14 +77,14 @@ def hedged(
 
     def call(ctx: Context, request: Any) -> Any:
         first_ctx, first_tried = record_instances(ctx)
-        first = pool.submit(attempt, first_ctx, request)
+        first = pool.submit(contextvars.copy_context().run, attempt, first_ctx, request)
         done, _ = futures.wait([first], timeout=tracker.p95())
         if done or not budget.try_spend():
             return _answer(ctx, first, first_tried)
         sent.inc()
         avoid = frozenset({instance.id for instance in first_tried} | set(ctx.value(EXCLUDE) or ()))
         second_ctx, second_tried = record_instances(ctx.with_value(EXCLUDE, avoid))
-        second = pool.submit(attempt, second_ctx, request)
+        second = pool.submit(contextvars.copy_context().run, attempt, second_ctx, request)
         if _first_success([first, second]) is second:
             won.inc()
             return _answer(ctx, second, first_tried + second_tried)
