@@ -10,8 +10,11 @@ gracefully on SIGTERM. With no settings at all it runs alone: SQLite in
 
 from __future__ import annotations
 
+import logging
+
 from book.endpoints import new_set
 from book.service import Catalogue
+from book.stock_watch import StockWatch
 from book.store import BookStore
 from book.transport_grpc import add_to_server
 from book.transport_http import make_http_app
@@ -34,7 +37,9 @@ def main() -> None:
     store.create_schema()
     store.seed()
     knobs = faults.FaultSettings(config.fault_error_rate, config.fault_latency_ms)
-    endpoints = new_set(Catalogue(store, config.instance_id), knobs, config.request_timeout)
+    # A service middleware: warns in business terms when a book runs low.
+    catalogue = StockWatch(Catalogue(store, config.instance_id), logging.getLogger("book"))
+    endpoints = new_set(catalogue, knobs, config.request_timeout)
 
     readiness = health.Readiness()
     readiness.add_check("database", store.ping)

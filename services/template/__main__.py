@@ -10,11 +10,14 @@ gracefully on SIGTERM. With no settings at all it runs alone: SQLite in
 
 from __future__ import annotations
 
+import logging
+
 from kitcore import faults, health
 from kitcore.app import App, setup_process
 from kitcore.config import KitConfig
 from kitcore.sql import connect
 from template.endpoints import new_set
+from template.item_log import ItemLog
 from template.service import Items
 from template.store import ItemStore
 from template.transport_grpc import add_to_server
@@ -33,7 +36,9 @@ def main() -> None:
     store.wait_until_up(DATABASE_WAIT)
     store.create_schema()
     knobs = faults.FaultSettings(config.fault_error_rate, config.fault_latency_ms)
-    endpoints = new_set(Items(store, config.instance_id), knobs, config.request_timeout)
+    # A service middleware: logs what happened in business terms ("item created").
+    items = ItemLog(Items(store, config.instance_id), logging.getLogger("template"))
+    endpoints = new_set(items, knobs, config.request_timeout)
 
     readiness = health.Readiness()
     readiness.add_check("database", store.ping)
