@@ -29,7 +29,7 @@ def main() -> None:
     config = KitConfig.from_env("book")
     setup_process(config)  # JSON logs, and tracing when OTEL_* says so
 
-    store = BookStore(connect(config.database_url or DEFAULT_DATABASE_URL))
+    store = BookStore(connect(config.database_url or DEFAULT_DATABASE_URL, config.service_name))
     store.wait_until_up(DATABASE_WAIT)
     store.create_schema()
     store.seed()

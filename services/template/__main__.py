@@ -29,7 +29,7 @@ def main() -> None:
     config = KitConfig.from_env("template")
     setup_process(config)  # JSON logs, and tracing when OTEL_* says so
 
-    store = ItemStore(connect(config.database_url or DEFAULT_DATABASE_URL))
+    store = ItemStore(connect(config.database_url or DEFAULT_DATABASE_URL, config.service_name))
     store.wait_until_up(DATABASE_WAIT)
     store.create_schema()
     knobs = faults.FaultSettings(config.fault_error_rate, config.fault_latency_ms)

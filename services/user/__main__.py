@@ -32,7 +32,7 @@ def main() -> None:
     config = KitConfig.from_env("user")
     setup_process(config)  # JSON logs, and tracing when OTEL_* says so
 
-    store = UserStore(connect(config.database_url or DEFAULT_DATABASE_URL))
+    store = UserStore(connect(config.database_url or DEFAULT_DATABASE_URL, config.service_name))
     store.wait_until_up(DATABASE_WAIT)
     store.create_schema()
     issuer = JWTIssuer(config.jwt_secret, "HS256", issuer=JWT_ISSUER, audience=JWT_AUDIENCE,
