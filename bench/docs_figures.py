@@ -88,8 +88,9 @@ def _transport(results: dict[str, Any]) -> list[str]:
         rows.append([label, f"{v['throughput_rps']:,.0f}",
                      f"{v['p50_ms']:.1f} / {v['p99_ms']:.1f}",
                      f"{v['cpu_us_per_request']:.0f}", _against(comparisons, name, base)])
-    lines = [report._table([f"transport (closed loop, {in_flight} in flight)", "req/s",
-                            "p50 / p99 ms", "CPU us/req", "throughput against its baseline"], rows), ""]
+    header = [f"transport (closed loop, {in_flight} in flight)", "req/s", "p50 / p99 ms",
+              "CPU us/req", "throughput against its baseline"]
+    lines = [report._table(header, rows), ""]
     added = report._added_cpu(summary)
     if added:
         lines += [f"CPU each chain adds per request over its bare baseline: {added}.", ""]
