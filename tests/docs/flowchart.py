@@ -2,9 +2,9 @@
 
 Nodes ``id["label"]``, ``id(["label"])`` or ``id[("label")]`` (declared alone
 or inside an edge), subgraphs ``subgraph id ["label"]`` ... ``end``, and edges
-``a & b -->|"label"| c & d``. An edge to or from a subgraph stands for an edge
-to or from each of its members. Anything else is refused, so a picture cannot
-grow syntax this reader would silently skip.
+``a & b -->|"label"| c & d``. Subgraphs may nest; an edge to or from a
+subgraph stands for an edge to or from each node inside it. Anything else is
+refused, so a picture cannot grow syntax this reader would silently skip.
 """
 
 from __future__ import annotations
@@ -37,19 +37,19 @@ def parse(text: str) -> Flowchart:
     if not lines or not re.match(r"^flowchart (LR|RL|TB|TD|BT)$", lines[0]):
         raise ValueError("not a flowchart")
     chart = Flowchart()
-    current: str | None = None
+    open_subgraphs: list[str] = []
     pending: list[tuple[list[str], str, list[str]]] = []
     for line in lines[1:]:
         if match := _SUBGRAPH_RE.match(line):
-            current = match["id"]
-            chart.subgraphs[current] = (match["label"], [])
+            open_subgraphs.append(match["id"])
+            chart.subgraphs[match["id"]] = (match["label"], [])
         elif line == "end":
-            current = None
+            open_subgraphs.pop()
         elif match := _EDGE_RE.match(line):
-            pending.append((_group(chart, match["src"], current), match["label"],
-                            _group(chart, match["dst"], current)))
+            pending.append((_group(chart, match["src"], open_subgraphs), match["label"],
+                            _group(chart, match["dst"], open_subgraphs)))
         else:
-            _group(chart, line, current)
+            _group(chart, line, open_subgraphs)
     for sources, label, targets in pending:
         for src in sources:
             for dst in targets:
@@ -59,8 +59,8 @@ def parse(text: str) -> Flowchart:
     return chart
 
 
-def _group(chart: Flowchart, text: str, subgraph: str | None) -> list[str]:
-    """Parse ``a & b["B"]``, declaring the nodes it labels; the ids in order."""
+def _group(chart: Flowchart, text: str, subgraphs: list[str]) -> list[str]:
+    """Parse ``a & b["B"]``, declaring the nodes it labels inside ``subgraphs``."""
     ids = []
     for part in (p.strip() for p in text.split("&")):
         match = _NODE_RE.match(part)
@@ -69,7 +69,7 @@ def _group(chart: Flowchart, text: str, subgraph: str | None) -> list[str]:
         node = match["id"]
         if match["label"] is not None:
             chart.nodes[node] = match["label"]
-            if subgraph is not None:
+            for subgraph in subgraphs:
                 chart.subgraphs[subgraph][1].append(node)
         ids.append(node)
     return ids
