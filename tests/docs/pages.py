@@ -24,6 +24,13 @@ def pages() -> list[Path]:
     return [README, *sorted(DOCS.glob("*.md"))]
 
 
+def other_readmes() -> list[Path]:
+    """The README of each part (kitcore, a service, bench, the report) outside docs/."""
+    found = [*ROOT.glob("libs/*/README.md"), *ROOT.glob("services/*/README.md"),
+             *ROOT.glob("bench/**/*.md"), *ROOT.glob("docker/**/README.md")]
+    return sorted(found)
+
+
 @cache
 def tokens(path: Path) -> list[Token]:
     """The page's block tokens, inline children attached."""

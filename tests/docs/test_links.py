@@ -1,4 +1,4 @@
-"""Every relative link and anchor on the front page and under docs/ resolves.
+"""Every relative link and anchor on the front page, under docs/ and in each README resolves.
 
 A link to a Markdown file with an anchor must name a heading of that file
 (as GitHub computes anchors); a link to anything else must name a file or
@@ -29,7 +29,8 @@ def _resolve(page: Path, link: str) -> tuple[Path, str]:
     return target, parts.fragment
 
 
-@pytest.mark.parametrize("page", ALL, ids=lambda p: p.name)
+@pytest.mark.parametrize("page", ALL + pages.other_readmes(),
+                         ids=lambda p: str(p.relative_to(pages.ROOT)))
 def test_every_relative_link_resolves(page):
     broken = []
     for link in filter(_relative, pages.links(page)):
