@@ -1,7 +1,7 @@
 """Fault injection for demos: added latency and a fraction of failed calls.
 
 :class:`FaultSettings` holds the two knobs (``error_rate`` in 0..1,
-``latency_ms`` >= 0), safe to change while requests run. :func:`middleware`
+``latency_ms`` >= 0), safe to change while requests run. :func:`fault_middleware`
 applies them to an endpoint: it waits ``latency_ms`` (never past the call's
 deadline), then fails a fraction ``error_rate`` of the calls with
 :class:`kitcore.errors.Unavailable` ("injected fault"), the kind a breaker and
@@ -68,7 +68,7 @@ def _number(name: str, value: Any, low: float, high: float) -> float:
     return float(value)
 
 
-def middleware(settings: FaultSettings) -> Middleware:
+def fault_middleware(settings: FaultSettings) -> Middleware:
     """Add the configured latency, then fail the configured fraction of calls."""
 
     def wrap(next_endpoint: Endpoint) -> Endpoint:

@@ -7,7 +7,7 @@ The metrics live in prometheus-client's default registry:
 - ``kit_request_duration_seconds{service,endpoint}``: a latency histogram;
 - ``kit_requests_in_flight{service,endpoint}``: calls running now.
 
-:func:`middleware` records them around an endpoint; the HTTP transport calls
+:func:`metrics_middleware` records them around an endpoint; the HTTP transport calls
 :func:`observe` for requests rejected before any endpoint ran (endpoint label:
 the route name, or ``"unmatched"``). :func:`metrics_route` serves ``/metrics``.
 """
@@ -45,7 +45,7 @@ def observe(service: str, endpoint: str, outcome: str, seconds: float) -> None:
     DURATION.labels(service, endpoint).observe(seconds)
 
 
-def middleware(service: str, name: str) -> Middleware:
+def metrics_middleware(service: str, name: str) -> Middleware:
     """Count, time and track in flight every call of the endpoint ``name``."""
 
     def wrap(next_endpoint: Endpoint) -> Endpoint:
