@@ -23,9 +23,10 @@ from gateway.endpoints import Policy, new_set
 from gateway.service import GatewayService
 from gateway.transport_http import new_http_app
 from gateway.user_client import UserClient, user_methods
-from kitcore import auth, health, sd, tracing
+from kitcore import auth, health, sd
 from kitcore.app import App, setup_process
 from kitcore.ratelimit import Limiter
+from kitcore.transport import instrument
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 """The OpenAPI document served at ``/openapi.json``."""
@@ -91,8 +92,8 @@ def main() -> None:
     cfg = GatewayConfig.from_env()
     setup_process(cfg.kit)  # JSON logs, and tracing when OTEL_* says so
     # Client spans for both hops (nothing when tracing is off), before any channel or session.
-    tracing.instrument_requests()
-    tracing.instrument_grpc_client()
+    instrument.instrument_requests()
+    instrument.instrument_grpc_client()
     gateway = build(cfg)
     try:
         App(cfg.kit, http_app=gateway.http_app, readiness=gateway.readiness).run()

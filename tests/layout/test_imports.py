@@ -6,7 +6,7 @@ behind ``TYPE_CHECKING`` counts as one.
 
 from __future__ import annotations
 
-from layout.imports import cycles, import_graph, source_modules
+from layout.imports import cycles, import_graph, source_modules, third_party_imports
 
 SERVICES = {"book", "user", "gateway", "template"}
 
@@ -51,3 +51,23 @@ def test_a_store_imports_its_domain_and_the_domain_no_store() -> None:
     for service in SERVICES - {"gateway"}:
         assert f"{service}.service" in graph[f"{service}.store"]
         assert not any(target.endswith(".store") for target in graph[f"{service}.service"])
+
+
+TRANSPORT_LIBRARIES = {"flask", "werkzeug", "waitress", "grpc", "grpc_health"}
+TRANSPORT_HOMES = ("kitcore.transport", "kitcore.app", "kitcore.testing")
+"""Where kitcore may import a transport library: the transports, the runner
+that starts them, and the test harness that serves them in tests."""
+
+
+def test_kitcore_speaks_flask_and_grpc_only_in_its_transports() -> None:
+    offenders = {
+        module: sorted(third_party_imports(module) & TRANSPORT_LIBRARIES)
+        for module in source_modules()
+        if module.startswith("kitcore") and not module.startswith(TRANSPORT_HOMES)
+    }
+    assert {module: libs for module, libs in offenders.items() if libs} == {}
+
+
+def test_the_transport_rule_sees_a_transport_import() -> None:
+    assert "flask" in third_party_imports("kitcore.transport.http_admin")
+    assert "grpc" in third_party_imports("kitcore.transport.grpc_health")

@@ -10,6 +10,7 @@ import pytest
 
 from kitcore import errors, faults
 from kitcore.endpoint import Context
+from kitcore.transport import http_admin
 from kitcore.transport.http import new_app
 
 CTX = Context.background()
@@ -95,7 +96,7 @@ def test_settings_change_safely_while_calls_run():
 def admin():
     settings = faults.FaultSettings()
     app = new_app("book")
-    faults.admin_routes(app, settings, "admin", "s3cret")
+    http_admin.fault_routes(app, settings, "admin", "s3cret")
     return settings, app.test_client()
 
 

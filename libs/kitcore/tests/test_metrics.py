@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 
 from kitcore import errors, metrics
 from kitcore.endpoint import Context
-from kitcore.transport import http
+from kitcore.transport import http, http_admin
 
 
 def value(name: str, **labels: str) -> float:
@@ -73,7 +73,7 @@ def test_metrics_route_and_rejections_before_an_endpoint(serve, service):
     wrapped = metrics.metrics_middleware(service, "get_book")(lambda ctx, r: {"id": r})
     http.route(app, "/books/<id>", ["GET"], wrapped, lambda r, p: p["id"], name="get_book")
     http.route(app, "/books", ["POST"], wrapped, lambda r, p: http.json_body(r), name="create")
-    metrics.metrics_route(app)
+    http_admin.metrics_route(app)
     served = serve(app)
 
     assert requests.get(served.url + "/books/b1").status_code == 200
