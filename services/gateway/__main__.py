@@ -31,12 +31,6 @@ from kitcore.transport import instrument
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 """The OpenAPI document served at ``/openapi.json``."""
 
-JWT_ISSUER = "kitcore-user"
-"""The ``iss`` of the tokens the user service signs."""
-
-JWT_AUDIENCE = "kitcore"
-"""The ``aud`` of the tokens the user service signs."""
-
 
 @dataclass
 class Gateway:
@@ -59,8 +53,8 @@ def build(cfg: GatewayConfig) -> Gateway:
     resilience = Resilience(
         attempts=cfg.retry_attempts,
         per_try_timeout=cfg.per_try_timeout,
-        breaker_fail_max=kit.breaker_fail_max,
-        breaker_reset_timeout=kit.breaker_reset_timeout,
+        breaker_fail_max=cfg.breaker_fail_max,
+        breaker_reset_timeout=cfg.breaker_reset_timeout,
     )
     timeout = kit.request_timeout
     users = Backend(
@@ -77,8 +71,10 @@ def build(cfg: GatewayConfig) -> Gateway:
     )
     svc = GatewayService(UserClient(users), BookClient(books))
     policy = Policy(
-        verifier=auth.JWTVerifier(secret=kit.jwt_secret, issuer=JWT_ISSUER, audience=JWT_AUDIENCE),
-        limiter=Limiter(kit.rate_limit, kit.ratelimit_storage, name="gateway"),
+        verifier=auth.JWTVerifier(
+            secret=kit.jwt_secret, issuer=kit.jwt_issuer, audience=kit.jwt_audience
+        ),
+        limiter=Limiter(cfg.rate_limit, cfg.ratelimit_storage, name="gateway"),
         request_timeout=timeout,
         logger=logging.getLogger("gateway"),
     )

@@ -24,7 +24,6 @@ from user.transport_http import make_http_app
 DEFAULT_DATABASE_URL = "sqlite:///user.db"  # a file in the working directory
 DATABASE_WAIT = 30.0  # seconds to wait for PostgreSQL when the stack starts together
 TOKEN_TTL = 3600  # a login token is valid for one hour
-JWT_ISSUER, JWT_AUDIENCE = "kitcore-user", "kitcore"  # what the gateway's verifier expects
 
 
 def main() -> None:
@@ -35,8 +34,8 @@ def main() -> None:
     store = UserStore(connect(config.database_url or DEFAULT_DATABASE_URL))
     store.wait_until_up(DATABASE_WAIT)
     store.create_schema()
-    issuer = JWTIssuer(config.jwt_secret, "HS256", issuer=JWT_ISSUER, audience=JWT_AUDIENCE,
-                       ttl=TOKEN_TTL)
+    issuer = JWTIssuer(config.jwt_secret, "HS256", issuer=config.jwt_issuer,
+                       audience=config.jwt_audience, ttl=TOKEN_TTL)
     knobs = faults.FaultSettings(config.fault_error_rate, config.fault_latency_ms)
     endpoints = new_set(Accounts(store, issuer, config.instance_id), knobs,
                         config.request_timeout)

@@ -24,7 +24,7 @@ from user.transport_http import make_http_app as make_user_app
 from kitcore import faults
 from kitcore.app import App
 from kitcore.auth import JWTIssuer
-from kitcore.config import DEFAULT_JWT_SECRET, KitConfig
+from kitcore.config import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER, DEFAULT_JWT_SECRET, KitConfig
 from kitcore.sql import connect
 from kitcore.testing.process import free_port
 
@@ -80,7 +80,8 @@ def start_user(instance_id: str, etcd: str = "") -> Backend:
     config = _config("user", instance_id, etcd)
     store = UserStore(connect("sqlite://"))
     store.create_schema()
-    issuer = JWTIssuer(DEFAULT_JWT_SECRET, "HS256", issuer="kitcore-user", audience="kitcore")
+    issuer = JWTIssuer(DEFAULT_JWT_SECRET, "HS256", issuer=DEFAULT_JWT_ISSUER,
+                       audience=DEFAULT_JWT_AUDIENCE)
     knobs = faults.FaultSettings()
     endpoints = new_user_set(Accounts(store, issuer, instance_id), knobs, config.request_timeout)
     app = App(config, http_app=make_user_app(endpoints, instance_id),

@@ -15,7 +15,7 @@ from gateway.tests.backends import Backend, new_book_store, start_book, start_us
 
 from kitcore.app import App
 from kitcore.auth import JWTIssuer
-from kitcore.config import DEFAULT_JWT_SECRET
+from kitcore.config import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER, DEFAULT_JWT_SECRET
 from kitcore.testing.fixtures import etcd  # noqa: F401 (a fixture)
 from kitcore.testing.process import free_port
 
@@ -77,7 +77,8 @@ def lone_gateway(start_gateway: Callable[..., RunningGateway]) -> RunningGateway
 @pytest.fixture
 def token_for() -> Callable[[str], str]:
     """Sign a token for a user id as the user service would."""
-    issuer = JWTIssuer(DEFAULT_JWT_SECRET, issuer="kitcore-user", audience="kitcore", ttl=600)
+    issuer = JWTIssuer(DEFAULT_JWT_SECRET, issuer=DEFAULT_JWT_ISSUER, audience=DEFAULT_JWT_AUDIENCE,
+                       ttl=600)
     return issuer.issue
 
 

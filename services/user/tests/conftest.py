@@ -9,6 +9,7 @@ from user.service import Accounts
 from user.store import UserStore
 
 from kitcore.auth import JWTIssuer, JWTVerifier
+from kitcore.config import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER
 from kitcore.sql import connect
 from kitcore.testing.fixtures import database_url, postgres  # noqa: F401 (fixtures)
 
@@ -18,13 +19,14 @@ SECRET = "test-secret-for-signing-tokens-32b"
 @pytest.fixture
 def issuer() -> JWTIssuer:
     """Signs tokens the way main configures it."""
-    return JWTIssuer(SECRET, "HS256", issuer="kitcore-user", audience="kitcore", ttl=600)
+    return JWTIssuer(SECRET, "HS256", issuer=DEFAULT_JWT_ISSUER, audience=DEFAULT_JWT_AUDIENCE,
+                     ttl=600)
 
 
 @pytest.fixture
 def verifier() -> JWTVerifier:
     """Checks tokens the way the gateway does."""
-    return JWTVerifier(secret=SECRET, issuer="kitcore-user", audience="kitcore")
+    return JWTVerifier(secret=SECRET, issuer=DEFAULT_JWT_ISSUER, audience=DEFAULT_JWT_AUDIENCE)
 
 
 @pytest.fixture
