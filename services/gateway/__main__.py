@@ -1,9 +1,9 @@
 """Run the gateway: ``python -m gateway``.
 
-Reads the configuration once, wires backends -> service -> endpoints -> HTTP
-transport, and runs it with :class:`kitcore.app.App` (``/healthz``, ``/readyz``,
-``/metrics``, tracing, registration in etcd when configured, graceful SIGTERM).
-Nothing else happens here.
+:func:`build` wires backends -> service -> endpoints -> HTTP transport into a
+:class:`kitcore.app.App` (``/healthz``, ``/readyz``, ``/metrics``, tracing,
+registration in etcd when configured, graceful SIGTERM); :func:`main` reads
+the configuration once and runs it. The tests run the same :func:`build`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from gateway.endpoints import Policy, new_set
 from gateway.service import GatewayService
 from gateway.transport_http import new_http_app
 from gateway.user_client import UserClient, user_methods
-from kitcore import auth, health, sd
+from kitcore import auth, sd
 from kitcore.app import App, setup_process
 from kitcore.ratelimit import Limiter
 from kitcore.transport import instrument
@@ -34,10 +34,10 @@ OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 
 @dataclass
 class Gateway:
-    """A wired gateway: its Flask app, readiness, and the backends to close."""
+    """A wired gateway: the app that serves it, and the backends to close after."""
 
+    app: App
     http_app: flask.Flask
-    readiness: health.Readiness
     users: Backend
     books: Backend
 
@@ -78,9 +78,9 @@ def build(cfg: GatewayConfig) -> Gateway:
         request_timeout=timeout,
         logger=logging.getLogger("gateway"),
     )
-    readiness = health.Readiness()
     openapi = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
-    return Gateway(new_http_app(new_set(svc, policy), openapi), readiness, users, books)
+    http_app = new_http_app(new_set(svc, policy), openapi)
+    return Gateway(App(kit, http_app=http_app), http_app, users, books)
 
 
 def main() -> None:
@@ -92,7 +92,7 @@ def main() -> None:
     instrument.instrument_grpc_client()
     gateway = build(cfg)
     try:
-        App(cfg.kit, http_app=gateway.http_app, readiness=gateway.readiness).run()
+        gateway.app.run()
     finally:
         gateway.close()
 

@@ -57,7 +57,7 @@ def start_gateway() -> Iterator[Callable[..., RunningGateway]]:
         }
         cfg = GatewayConfig.from_env(environ)
         wired = build(cfg)
-        app = App(cfg.kit, http_app=wired.http_app, readiness=wired.readiness).start()
+        app = wired.app.start()
         gateway = RunningGateway(f"http://127.0.0.1:{cfg.kit.http_port}", wired, app)
         running.append(gateway)
         return gateway

@@ -89,7 +89,7 @@ class App:
         self.readiness = readiness or health.Readiness()
         self._http_app = http_app
         self._grpc_register = grpc_register
-        self._fault_settings = fault_settings
+        self.fault_settings = fault_settings
         self._meta = dict(instance_meta or {})
         self._version = version
         self._interceptors = tuple(grpc_interceptors)
@@ -208,9 +208,9 @@ class App:
             http_admin.health_routes(app, self.readiness)
         if "metrics" not in routes:
             http_admin.metrics_route(app)
-        if self._fault_settings is not None and "admin_get_faults" not in routes:
+        if self.fault_settings is not None and "admin_get_faults" not in routes:
             http_admin.fault_routes(
-                app, self._fault_settings, self.config.admin_user, self.config.admin_password
+                app, self.fault_settings, self.config.admin_user, self.config.admin_password
             )
         instrument.instrument_flask(app)
 
