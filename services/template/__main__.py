@@ -2,7 +2,7 @@
 
 :func:`build` wires store -> service -> endpoints -> transports into a
 :class:`kitcore.app.App`, which adds what every service serves (``/healthz``,
-``/readyz``, ``/metrics``, ``/admin/faults``, the gRPC health service,
+``/readyz``, ``/metrics``, the gRPC health service,
 tracing), registers in etcd when configured and stops gracefully on SIGTERM.
 :func:`main` reads the configuration once and runs it; the tests run the same
 :func:`build`. With no settings at all it runs alone: SQLite in
@@ -11,7 +11,7 @@ tracing), registers in etcd when configured and stops gracefully on SIGTERM.
 
 from __future__ import annotations
 
-from kitcore import faults, health
+from kitcore import health
 from kitcore.app import App, setup_process
 from kitcore.config import KitConfig
 from kitcore.sql import connect
@@ -39,8 +39,7 @@ def build(config: KitConfig, store: ItemStore | None = None) -> App:
     ``store`` stands in for the one ``DATABASE_URL`` names (a test's own).
     """
     store = store or open_store(config)
-    knobs = faults.FaultSettings(config.fault_error_rate, config.fault_latency_ms)
-    endpoints = new_set(Items(store, config.instance_id), knobs, config.request_timeout)
+    endpoints = new_set(Items(store, config.instance_id), config.request_timeout)
     readiness = health.Readiness()
     readiness.add_check("database", store.ping)
     return App(
@@ -48,7 +47,6 @@ def build(config: KitConfig, store: ItemStore | None = None) -> App:
         http_app=make_http_app(endpoints, config.instance_id),
         grpc_register=lambda server: add_to_server(server, endpoints),
         readiness=readiness,
-        fault_settings=knobs,  # turned at /admin/faults while it runs
     )
 
 

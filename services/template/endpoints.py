@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from kitcore import faults, log, metrics
+from kitcore import log, metrics
 from kitcore.endpoint import Context, Endpoint, Middleware, chain, deadline_middleware
 from template.service import CreateItemRequest, GetItemRequest, ItemReply, TemplateService
 
@@ -24,9 +24,7 @@ class Set:
     create_item: Endpoint
 
 
-def new_set(
-    service: TemplateService, fault_settings: faults.FaultSettings, timeout: float
-) -> Set:
+def new_set(service: TemplateService, timeout: float) -> Set:
     """The service's endpoints, each wrapped in its middlewares (outermost first)."""
     logger = logging.getLogger(SERVICE)
 
@@ -34,7 +32,6 @@ def new_set(
         return chain(
             metrics.metrics_middleware(SERVICE, name),  # count and time every call, failed ones too
             log.logging_middleware(logger, name),  # one JSON line per call
-            faults.fault_middleware(fault_settings),  # demo knobs: injected errors and latency
             deadline_middleware(timeout),  # a call without a deadline gets `timeout` seconds
         )
 
