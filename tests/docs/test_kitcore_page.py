@@ -141,9 +141,9 @@ def test_every_name_in_the_request_picture_exists():
 def test_the_request_picture_shows_the_gateway_chain_of_the_shelf_route():
     """The note on the chain names the bearer (self) chain, in its order."""
     note = re.search(r"Note over chain: (.+)", _diagram("sequenceDiagram")).group(1)
-    words = {"metrics": "metrics.middleware", "log": "log.middleware",
+    words = {"metrics": "metrics.metrics_middleware", "log": "log.logging_middleware",
              "deadline": "deadline_middleware", "JWT": "auth.jwt_middleware",
-             "rate limit": "ratelimit.erroring", "only self": "only_self"}
+             "rate limit": "ratelimit.erroring_limit_middleware", "only self": "only_self"}
     shown = tuple(words[w] for w in re.findall("|".join(words), note))
     longest = max(chains_in_code("gateway"), key=len)
     assert shown == longest
