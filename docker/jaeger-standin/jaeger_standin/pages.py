@@ -152,11 +152,16 @@ def _span_row(row: Row) -> str:
 
 
 def _took(row: Row) -> str:
-    """The duration beside its bar, or inside its right end where the lane ends."""
+    """The duration beside its bar: after it, or where the lane ends, inside a
+    wide bar's right end or before a narrow one."""
     end = row.offset_pct + row.width_pct
-    place = f"right:{100 - end:.3f}%" if end > 85 else f"left:{end}%"
-    inside = " inside" if end > 85 else ""
-    return (f'<span class="took{inside}" style="{place}">'
+    if end <= 85:
+        place, where = f"left:{end}%", ""
+    elif row.width_pct >= 12:
+        place, where = f"right:{100 - end:.3f}%", " inside"
+    else:
+        place, where = f"right:{100 - row.offset_pct:.3f}%", " before"
+    return (f'<span class="took{where}" style="{place}">'
             f"{format_duration(row.span.duration_us)}</span>")
 
 
