@@ -29,8 +29,8 @@ what a busy engine refuses and falls back to SIGSTOP for a pause; a fault that
 could not be injected at all is reported, not counted as recovered. With
 ``CHAOS_CPU_HOG=2`` two busy loops run beside the stack for the whole test.
 
-The fault matrix is printed (run with ``-s`` to see it with the rest); the
-testing docs record a run of it.
+The fault matrix is printed (run with ``-s`` to see it with the rest); docs/testing.md
+(Chaos under load) records a run of it.
 """
 
 from __future__ import annotations

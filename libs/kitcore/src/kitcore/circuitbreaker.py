@@ -125,7 +125,7 @@ class Breaker:
             STATE_GAUGE.remove(self.name)
 
 
-def middleware(
+def breaker_middleware(
     name: str,
     *,
     fail_max: int = 5,

@@ -3,8 +3,9 @@
 One :class:`Readiness` per process says whether it should get traffic: a flag
 the runner sets once serving (and clears for good when draining on SIGTERM),
 plus named checks run on every ``/readyz`` (a database ping, say). The HTTP
-routes (:func:`health_routes`) and the standard gRPC health service
-(:func:`add_grpc_health`) both answer from it.
+routes (:func:`kitcore.transport.http_admin.health_routes`) and the standard gRPC
+health service (:func:`kitcore.transport.grpc_health.add_grpc_health`) both
+answer from it.
 
 The Docker HEALTHCHECK that calls ``/healthz`` is :mod:`kitcore.probe`.
 """
@@ -12,15 +13,9 @@ The Docker HEALTHCHECK that calls ``/healthz`` is :mod:`kitcore.probe`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable
 
-import flask
-import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-
-from kitcore.errors import KitError, Unavailable
-from kitcore.transport.http_server import encode_error
+from kitcore.errors import KitError
 
 Check = Callable[[], object]
 """A readiness check: fails by raising or by returning False."""
@@ -101,57 +96,3 @@ class Readiness:
                 listeners = list(self._listeners)
             for listener in listeners:
                 listener(now)
-
-
-def health_routes(app: flask.Flask, readiness: Readiness) -> None:
-    """Add ``GET /healthz`` (alive: always 200) and ``GET /readyz`` (200 or 503)."""
-
-    def healthz() -> flask.Response:
-        return flask.jsonify({"status": "ok"})
-
-    def readyz() -> flask.Response:
-        problem = readiness.problem()
-        if problem:
-            return encode_error(Unavailable(problem))
-        return flask.jsonify({"status": "ok"})
-
-    app.add_url_rule("/healthz", endpoint="healthz", view_func=healthz, methods=["GET"])
-    app.add_url_rule("/readyz", endpoint="readyz", view_func=readyz, methods=["GET"])
-
-
-def add_grpc_health(
-    server: grpc.Server, readiness: Readiness, service_names: Iterable[str] = ()
-) -> health.HealthServicer:
-    """Serve ``grpc.health.v1.Health`` for ``""`` and ``service_names``, following ``readiness``.
-
-    Statuses follow the flag (SERVING / NOT_SERVING) as it changes, and each
-    ``Check`` call runs the named checks too, as ``/readyz`` does: while the
-    database is down, a health check says NOT_SERVING.
-    """
-    servicer = _ReadinessHealth(readiness, ["", *service_names])
-    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
-    return servicer
-
-
-class _ReadinessHealth(health.HealthServicer):
-    """The standard health servicer, its statuses taken from a :class:`Readiness`."""
-
-    def __init__(self, readiness: Readiness, names: list[str]) -> None:
-        super().__init__()
-        self._readiness = readiness
-        self._names = names
-        readiness.subscribe(self._apply)
-        self._apply(readiness.ready)
-
-    def Check(self, request: health_pb2.HealthCheckRequest, context: grpc.ServicerContext) -> Any:  # noqa: N802
-        """Run the readiness checks, then answer as the standard servicer does."""
-        self._apply(self._readiness.problem() is None)
-        return super().Check(request, context)
-
-    def _apply(self, ready: bool) -> None:
-        status = health_pb2.HealthCheckResponse.SERVING if ready else (
-            health_pb2.HealthCheckResponse.NOT_SERVING
-        )
-        for name in self._names:
-            self.set(name, status)
-
