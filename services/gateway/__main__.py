@@ -25,6 +25,7 @@ from gateway.transport_http import new_http_app
 from gateway.user_client import UserClient, user_methods
 from kitcore import auth, health, sd, tracing
 from kitcore.app import App, setup_process
+from kitcore.concurrency import ConcurrencyLimiter
 from kitcore.ratelimit import Limiter
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
@@ -39,12 +40,13 @@ JWT_AUDIENCE = "kitcore"
 
 @dataclass
 class Gateway:
-    """A wired gateway: its Flask app, readiness, and the backends to close."""
+    """A wired gateway: its Flask app, readiness, the backends to close, its concurrency limit."""
 
     http_app: flask.Flask
     readiness: health.Readiness
     users: Backend
     books: Backend
+    concurrency: ConcurrencyLimiter | None = None
 
     def close(self) -> None:
         """Release the backends' instancers and connections."""
@@ -80,10 +82,19 @@ def build(cfg: GatewayConfig) -> Gateway:
         limiter=Limiter(kit.rate_limit, kit.ratelimit_storage, name="gateway"),
         request_timeout=timeout,
         logger=logging.getLogger("gateway"),
+        concurrency=_concurrency_limiter(kit.concurrency_limit, kit.concurrency_latency),
     )
     readiness = health.Readiness()
     openapi = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
-    return Gateway(new_http_app(new_set(svc, policy), openapi), readiness, users, books)
+    http_app = new_http_app(new_set(svc, policy), openapi)
+    return Gateway(http_app, readiness, users, books, policy.concurrency)
+
+
+def _concurrency_limiter(limit: int, latency: float) -> ConcurrencyLimiter | None:
+    """One limit for all routes; 0 turns it off."""
+    if limit == 0:
+        return None
+    return ConcurrencyLimiter(limit, target_latency=latency, name="gateway")
 
 
 def main() -> None:

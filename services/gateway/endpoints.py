@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.service import GatewayService
-from kitcore import auth, log, metrics, ratelimit
+from kitcore import auth, concurrency, log, metrics, ratelimit
 from kitcore.endpoint import Context, Endpoint, Middleware, chain, deadline_middleware
 from kitcore.errors import PermissionDenied
 from kitcore.ratelimit import Limiter
@@ -113,12 +113,14 @@ class Set:
 
 @dataclass(frozen=True)
 class Policy:
-    """What the middlewares need: token verifier, rate limiter, default deadline, logger."""
+    """What the middlewares need: token verifier, rate limiter, default deadline, logger,
+    and the concurrency limit shared by every route (None: no limit)."""
 
     verifier: auth.JWTVerifier
     limiter: Limiter
     request_timeout: float
     logger: logging.Logger
+    concurrency: concurrency.ConcurrencyLimiter | None = None
 
 
 def new_set(svc: GatewayService, policy: Policy) -> Set:
@@ -151,10 +153,14 @@ def new_set(svc: GatewayService, policy: Policy) -> Set:
 
 
 def _observed(name: str, policy: Policy) -> tuple[Middleware, ...]:
-    """Metrics and one log line for every call, then the request deadline."""
+    """Metrics and one log line for every call, the overload refusal, then the deadline."""
+    shed = () if policy.concurrency is None else (concurrency.middleware(policy.concurrency),)
     return (
         metrics.middleware(SERVICE, name),
         log.middleware(policy.logger, name),
+        # Past what the backends answer in time, refuse at once (503 + Retry-After)
+        # before any token check, rate-limit round trip or backend call.
+        *shed,
         # A request without X-Request-Timeout gets the configured deadline,
         # which every backend call below inherits.
         deadline_middleware(policy.request_timeout),

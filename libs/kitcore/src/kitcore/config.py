@@ -170,6 +170,8 @@ class KitConfig:
     log_level: str
     database_url: str  # empty: the service's own default (SQLite when run alone)
     request_timeout: float
+    concurrency_limit: int  # 0: no adaptive concurrency limit
+    concurrency_latency: float  # seconds a call may take before the limit shrinks
     shutdown_grace: float
     otel_service_name: str
     otel_exporter_otlp_endpoint: str  # empty: no trace export
@@ -222,6 +224,10 @@ class KitConfig:
             log_level=_log_level("KIT_LOG_LEVEL", "INFO", environ),
             database_url=env_str("DATABASE_URL", "", environ),
             request_timeout=env_float("KIT_REQUEST_TIMEOUT", 5.0, environ, minimum=0.001),
+            concurrency_limit=env_int("KIT_CONCURRENCY_LIMIT", 0, environ, minimum=0),
+            concurrency_latency=env_float(
+                "KIT_CONCURRENCY_LATENCY", 0.05, environ, minimum=0.001
+            ),
             shutdown_grace=env_float("KIT_SHUTDOWN_GRACE", 10.0, environ, minimum=0.0),
             otel_service_name=env_str("OTEL_SERVICE_NAME", service, environ),
             otel_exporter_otlp_endpoint=env_str("OTEL_EXPORTER_OTLP_ENDPOINT", "", environ),
