@@ -6,7 +6,8 @@ plus named checks run on every ``/readyz`` (a database ping, say). The HTTP
 routes (:func:`health_routes`) and the standard gRPC health service
 (:func:`add_grpc_health`) both answer from it.
 
-The Docker HEALTHCHECK that calls ``/healthz`` is :mod:`kitcore.probe`.
+The images' Docker HEALTHCHECK calls ``/healthz`` (bash over ``/dev/tcp``: see a
+service's Dockerfile).
 """
 
 from __future__ import annotations
