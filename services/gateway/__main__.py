@@ -101,8 +101,8 @@ def main() -> None:
     """Read the configuration, set up tracing, wire the gateway and serve until SIGTERM."""
     cfg = GatewayConfig.from_env()
     setup_process(cfg.kit)  # JSON logs, and tracing when OTEL_* says so
-    # Client spans for both hops (nothing when tracing is off), before any channel or session.
-    tracing.instrument_requests()
+    # Client spans of the gRPC hop (nothing when tracing is off), before any channel;
+    # kitcore's HTTP client makes its own.
     tracing.instrument_grpc_client()
     gateway = build(cfg)
     try:
