@@ -72,7 +72,7 @@ class BookStore(sql.Store):
         if not ids:
             return []
         with self.reading() as conn:
-            rows = conn.execute(sa.select(books).where(books.c.id.in_(ids))).all()
+            rows = conn.execute(_GET_MANY, {"ids": ids}).all()
         return [_book(row) for row in rows]
 
     def page(self, author: str, *, offset: int, limit: int) -> list[Book]:
@@ -103,6 +103,10 @@ class BookStore(sql.Store):
         with self.engine.begin() as conn:
             row = conn.execute(update).first()
         return _book(row) if row else None
+
+
+# The shelf's book read, built once (the hot path); the id list is expanded per call.
+_GET_MANY = sa.select(books).where(books.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def _book(row: sa.Row) -> Book:

@@ -68,16 +68,8 @@ class UserStore(sql.Store):
 
     def shelf(self, user_id: str) -> list[str] | None:
         """The book ids on the user's shelf, oldest first; None for an unknown user."""
-        # One query: the user's row joined to their shelf; a user with an empty
-        # shelf is one row with no book, an unknown user no row at all.
-        query = (
-            sa.select(users.c.id, shelf_books.c.book_id)
-            .select_from(users.outerjoin(shelf_books, shelf_books.c.user_id == users.c.id))
-            .where(users.c.id == user_id)
-            .order_by(shelf_books.c.added_at, shelf_books.c.book_id)
-        )
         with self.reading() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(_SHELF, {"user_id": user_id}).all()
         if not rows:
             return None
         return [row.book_id for row in rows if row.book_id is not None]
@@ -93,6 +85,16 @@ class UserStore(sql.Store):
         except IntegrityError:
             pass  # already on the shelf: adding twice is adding once
         return self.shelf(user_id)
+
+
+# The shelf read, built once (the hot path): the user's row joined to their
+# shelf; an empty shelf is one row with no book, an unknown user no row at all.
+_SHELF = (
+    sa.select(users.c.id, shelf_books.c.book_id)
+    .select_from(users.outerjoin(shelf_books, shelf_books.c.user_id == users.c.id))
+    .where(users.c.id == sa.bindparam("user_id"))
+    .order_by(shelf_books.c.added_at, shelf_books.c.book_id)
+)
 
 
 def _select_user() -> sa.Select:
