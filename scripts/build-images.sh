@@ -14,7 +14,7 @@
 #    and skipped while that tag exists. The root filesystems build in parallel,
 #    and the Python images start as soon as the Python base is ready. Jaeger has
 #    no Debian package: the local path uses the stand-in in docker/jaeger-standin.
-# 3. The service images (services/*/Dockerfile), built by compose from the
+# 3. The service images (docker/service.Dockerfile), built by compose from the
 #    compose file; Docker's layer cache makes a rebuild of unchanged code quick.
 #
 # Logs of the slow steps go to build/logs/. KIT_REBUILD=1 rebuilds the local

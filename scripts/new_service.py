@@ -37,8 +37,9 @@ COMPOSE_SNIPPET = """\
     image: kitcore/{name}:latest
     build:
       context: .
-      dockerfile: services/{name}/Dockerfile
+      dockerfile: docker/service.Dockerfile
       args:
+        SERVICE: {name}
         BASE_IMAGE: ${{BASE_IMAGE:-python:3.11-slim}}
     environment:
       <<: *kit-env

@@ -1,6 +1,7 @@
-"""The stack's build and compose files keep their contracts: one Dockerfile
-pattern, public image defaults, healthchecks everywhere, three published ports,
-and Prometheus scraping every Python service. Compose itself reads the file."""
+"""The stack's build and compose files keep their contracts: one Dockerfile for
+every Python service, public image defaults, healthchecks everywhere, three
+published ports, and Prometheus scraping every Python service. Compose itself
+reads the file."""
 
 from __future__ import annotations
 
@@ -40,23 +41,35 @@ def config() -> dict:
     return _config()
 
 
-def test_the_service_dockerfiles_are_one_pattern() -> None:
-    texts = {name: (ROOT / "services" / name / "Dockerfile").read_text()
-             for name in ("book", "user", "gateway")}
-    patterns = {re.sub(rf"\b{name}\b", "NAME", text) for name, text in texts.items()}
-    assert len(patterns) == 1
-    [pattern] = patterns
-    assert pattern.count("NAME") >= 3  # the COPY (twice) and the entrypoint
-    assert 'ENTRYPOINT ["python", "-m", "NAME"]' in pattern
-    assert "ARG BASE_IMAGE=python:3.11-slim" in pattern
-    assert "--no-index --find-links /wheels" in pattern
-    assert re.search(r"^USER (?!root)\w+", pattern, re.M)
-    assert "HEALTHCHECK" in pattern and "/dev/tcp/127.0.0.1/8080" in pattern
+SERVICE_DOCKERFILE = "docker/service.Dockerfile"
+
+
+def test_one_dockerfile_builds_every_python_service() -> None:
+    assert sorted(path.parent.name for path in (ROOT / "services").glob("*/Dockerfile")) == []
+    text = (ROOT / SERVICE_DOCKERFILE).read_text()
+    assert "ARG BASE_IMAGE=python:3.11-slim" in text
+    assert "--no-index --find-links /wheels" in text
+    assert re.search(r"^USER (?!root)\w+", text, re.M)
+    assert "HEALTHCHECK" in text and "/dev/tcp/127.0.0.1/8080" in text
+    # The service's name and code come last, so every layer before them is shared.
+    last_stage = text[text.rindex("\nFROM "):]
+    service_arg = last_stage.index("ARG SERVICE")
+    assert service_arg > last_stage.rindex("COPY --from=")
+    assert last_stage.index("COPY services/${SERVICE} /app/services/${SERVICE}") > service_arg
+    # exec: python, not the shell, is the process that gets SIGTERM.
+    assert 'exec python -m \\"$KIT_SERVICE_PACKAGE\\"' in last_stage.splitlines()[-1]
+
+
+def test_compose_builds_each_python_service_from_the_one_dockerfile(config: dict) -> None:
+    for name in PYTHON_SERVICES:
+        build = config["services"][name]["build"]
+        assert build["dockerfile"] == SERVICE_DOCKERFILE, name
+        assert build["args"]["SERVICE"] == PYTHON_SERVICES[name], name
 
 
 def _healthcheck(port: int) -> list[str]:
     """The services' HEALTHCHECK command, pointed at ``port``."""
-    text = (ROOT / "services" / "gateway" / "Dockerfile").read_text()
+    text = (ROOT / SERVICE_DOCKERFILE).read_text()
     command = re.search(r"^HEALTHCHECK .*\\\n\s+CMD (\[.*\])$", text, re.M)
     assert command, "no HEALTHCHECK ... CMD [...] in the Dockerfile"
     argv = json.loads(command.group(1))

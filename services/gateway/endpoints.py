@@ -154,10 +154,11 @@ def new_set(svc: GatewayService, policy: Policy) -> Set:
 
 def _observed(name: str, policy: Policy) -> tuple[Middleware, ...]:
     """Metrics and one log line for every call, the overload refusal, then the deadline."""
-    shed = () if policy.concurrency is None else (concurrency.middleware(policy.concurrency),)
+    limit = policy.concurrency
+    shed = () if limit is None else (concurrency.concurrency_limit_middleware(limit),)
     return (
-        metrics.middleware(SERVICE, name),
-        log.middleware(policy.logger, name),
+        metrics.metrics_middleware(SERVICE, name),
+        log.logging_middleware(policy.logger, name),
         # Past what the backends answer in time, refuse at once (503 + Retry-After)
         # before any token check, rate-limit round trip or backend call.
         *shed,
@@ -169,7 +170,7 @@ def _observed(name: str, policy: Policy) -> tuple[Middleware, ...]:
 
 def _limited(policy: Policy) -> Middleware:
     """Spend one unit of the caller's budget: the token's subject, else the address."""
-    return ratelimit.erroring(policy.limiter, ratelimit.by_subject)
+    return ratelimit.erroring_limit_middleware(policy.limiter, ratelimit.by_subject)
 
 
 def only_self(next_endpoint: Endpoint) -> Endpoint:

@@ -117,7 +117,7 @@ def test_the_middleware_refuses_quickly_while_the_limit_is_busy():
         release.wait(5)
         return "served"
 
-    endpoint = concurrency.middleware(limiter)(slow)
+    endpoint = concurrency.concurrency_limit_middleware(limiter)(slow)
     with ThreadPoolExecutor(2) as pool:
         busy = [pool.submit(endpoint, CTX, None) for _ in range(2)]
         while limiter.in_flight < 2:
@@ -137,7 +137,7 @@ def test_the_middleware_counts_a_deadline_as_a_drop_and_passes_the_error_on():
         raise errors.DeadlineExceeded("too late")
 
     with pytest.raises(errors.DeadlineExceeded):
-        concurrency.middleware(limiter)(late)(CTX, None)
+        concurrency.concurrency_limit_middleware(limiter)(late)(CTX, None)
     assert limiter.limit == 5 and limiter.in_flight == 0
 
 
@@ -148,7 +148,7 @@ def test_other_errors_free_the_slot_without_a_cut():
         raise errors.NotFound("no such thing")
 
     with pytest.raises(errors.NotFound):
-        concurrency.middleware(limiter)(missing)(CTX, None)
+        concurrency.concurrency_limit_middleware(limiter)(missing)(CTX, None)
     assert limiter.limit == 4 and limiter.in_flight == 0
 
 

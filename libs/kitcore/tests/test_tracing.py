@@ -27,6 +27,7 @@ from kitcore.testing.grpc_server import serve_grpc
 from kitcore.testing.otlp import OTLPCollector
 from kitcore.transport import grpc as kgrpc
 from kitcore.transport import http as khttp
+from kitcore.transport import instrument
 
 SERVICE = "kitcore.test.Echo"
 
@@ -104,9 +105,9 @@ def exporter():
         trace.set_tracer_provider(provider)
     memory = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracing.instrument_grpc_server()
-    tracing.instrument_grpc_client()
-    tracing.instrument_requests()
+    instrument.instrument_grpc_server()
+    instrument.instrument_grpc_client()
+    instrument.instrument_requests()
     yield memory
     from opentelemetry.instrumentation.grpc import GrpcInstrumentorClient, GrpcInstrumentorServer
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
@@ -164,7 +165,7 @@ def gateway(grpc_target, serve):
     )
     backend = kgrpc.ClientEndpoint(stub, _struct, json_format.MessageToDict)
     app = khttp.new_app("gateway")
-    tracing.instrument_flask(app)
+    instrument.instrument_flask(app)
     khttp.route(app, "/hop", ["GET"], lambda ctx, req: backend(ctx, {}), lambda r, p: None)
     yield serve(app).url
     channel.close()
@@ -224,7 +225,7 @@ def test_health_and_metrics_routes_are_not_traced(exporter, serve):
     exporter.clear()
     app = khttp.new_app("quiet")
     app.add_url_rule("/healthz", "healthz", lambda: "ok")
-    tracing.instrument_flask(app)
+    instrument.instrument_flask(app)
     url = serve(app).url
     with urllib.request.urlopen(url + "/healthz", timeout=10) as reply:
         assert reply.status == 200
@@ -241,11 +242,11 @@ _TRACING_OFF = textwrap.dedent(
     from kitcore import tracing
     from kitcore.testing.http_server import serve_in_thread
     from kitcore.testing.process import free_port
-    from kitcore.transport import grpc as kgrpc, http as khttp
+    from kitcore.transport import grpc as kgrpc, http as khttp, instrument
 
     assert tracing.setup("gateway", environ={{}}) is None
-    tracing.instrument_grpc_server(); tracing.instrument_grpc_client()
-    tracing.instrument_requests()
+    instrument.instrument_grpc_server(); instrument.instrument_grpc_client()
+    instrument.instrument_requests()
 
     def struct(value):
         message = struct_pb2.Struct(); message.update(value); return message
@@ -270,7 +271,7 @@ _TRACING_OFF = textwrap.dedent(
         response_deserializer=struct_pb2.Struct.FromString)
     client = kgrpc.ClientEndpoint(stub, struct, json_format.MessageToDict)
     app = khttp.new_app("gateway")
-    tracing.instrument_flask(app)
+    instrument.instrument_flask(app)
     khttp.route(app, "/hop", ["GET"], lambda ctx, req: client(ctx, {{}}), lambda r, p: None)
     served = serve_in_thread(app)
     reply = requests.get(served.url + "/hop", timeout=10)

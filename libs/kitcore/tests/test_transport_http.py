@@ -375,7 +375,7 @@ def _kit_records(caplog) -> list[logging.LogRecord]:
 def test_each_request_leaves_exactly_one_log_line(serve, caplog):
     caplog.set_level(logging.INFO)
     logger = logging.getLogger("bookshop")
-    served = serve(make_app(wrap=log.middleware(logger, "get_book")))
+    served = serve(make_app(wrap=log.logging_middleware(logger, "get_book")))
     cases = [
         (lambda: requests.get(served.url + "/books/b1"), "bookshop", "ok"),
         (lambda: requests.get(served.url + "/books/missing"), "bookshop", "not_found"),

@@ -21,6 +21,7 @@ from user.service import (
 from user.store import UserStore
 
 from kitcore.auth import JWTVerifier
+from kitcore.config import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER
 from kitcore.errors import InvalidArgument
 
 PASSWORD = "correct horse battery"
@@ -101,7 +102,7 @@ def test_login_returns_a_token_the_gateway_accepts(
     assert reply.token_type == "Bearer" and reply.expires_in == 600
     claims = verifier.verify(reply.access_token)
     assert claims["sub"] == user.id and claims["name"] == "Ada Lovelace"
-    assert claims["iss"] == "kitcore-user" and claims["aud"] == "kitcore"
+    assert (claims["iss"], claims["aud"]) == (DEFAULT_JWT_ISSUER, DEFAULT_JWT_AUDIENCE)
     assert claims["exp"] > claims["iat"]
     assert PASSWORD not in repr(reply)
 

@@ -4,7 +4,7 @@ A :class:`ConcurrencyLimiter` counts the calls in flight through a server and
 admits a new one only while that count is below its current limit. A call past
 the limit is refused at once with :class:`kitcore.errors.Unavailable` (HTTP 503
 + ``Retry-After``, gRPC ``UNAVAILABLE``) instead of waiting in a queue until
-every caller's deadline has passed. :func:`middleware` puts it in front of any
+every caller's deadline has passed. :func:`concurrency_limit_middleware` puts it in front of any
 endpoint; share one limiter between a server's endpoints so they draw on one
 limit.
 
@@ -128,7 +128,7 @@ class ConcurrencyLimiter:
         self._last_cut = now
 
 
-def middleware(limiter: ConcurrencyLimiter) -> Middleware:
+def concurrency_limit_middleware(limiter: ConcurrencyLimiter) -> Middleware:
     """Refuse calls past ``limiter``'s limit at once; time the others to adapt it."""
 
     def wrap(next_endpoint: Endpoint) -> Endpoint:

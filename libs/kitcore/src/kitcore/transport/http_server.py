@@ -15,7 +15,7 @@ span is active; ``kitcore.tracing`` starts that span by instrumenting Flask.
 
 Logging: a request rejected before its endpoint ran (bad route, method, body,
 header) is logged here, one line, and counted in ``kit_requests_total``. A
-request that reached its endpoint is logged by ``kitcore.log.middleware``
+request that reached its endpoint is logged by ``kitcore.log.logging_middleware``
 around that endpoint, not here, so each request leaves exactly one line. The
 one exception: an unexpected exception that no log middleware logged is
 logged here, with its traceback.
