@@ -91,7 +91,9 @@ def _concurrency_limiter(limit: int, latency: float) -> ConcurrencyLimiter | Non
     """One limit for all routes; 0 turns it off."""
     if limit == 0:
         return None
-    return ConcurrencyLimiter(limit, target_latency=latency, name="gateway")
+    return ConcurrencyLimiter(
+        limit, min_limit=min(2, limit), target_latency=latency, name="gateway"
+    )
 
 
 def main() -> None:

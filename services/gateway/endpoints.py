@@ -22,6 +22,9 @@ from kitcore.ratelimit import Limiter
 SERVICE = "gateway"
 """The service label of the gateway's metrics."""
 
+SLOW_BY_DESIGN = frozenset({"sign_up", "login"})
+"""Operations that hash a password: their latency says nothing about overload."""
+
 
 @dataclass(frozen=True)
 class SignUpRequest:
@@ -155,7 +158,10 @@ def new_set(svc: GatewayService, policy: Policy) -> Set:
 def _observed(name: str, policy: Policy) -> tuple[Middleware, ...]:
     """Metrics and one log line for every call, the overload refusal, then the deadline."""
     limit = policy.concurrency
-    shed = () if limit is None else (concurrency.concurrency_limit_middleware(limit),)
+    # Password hashing makes these slow by design: only their deadline misses cut the limit.
+    slow_target = policy.request_timeout if name in SLOW_BY_DESIGN else None
+    shed = () if limit is None else (
+        concurrency.concurrency_limit_middleware(limit, slow_target),)
     return (
         metrics.metrics_middleware(SERVICE, name),
         log.logging_middleware(policy.logger, name),

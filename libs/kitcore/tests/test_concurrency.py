@@ -157,3 +157,18 @@ def test_other_errors_free_the_slot_without_a_cut():
 def test_settings_that_cannot_work_are_refused(kwargs):
     with pytest.raises(ValueError):
         concurrency.ConcurrencyLimiter(**{"max_limit": 4, **kwargs})
+
+
+def test_an_endpoint_slow_by_design_cuts_only_past_its_own_target():
+    clock = FakeClock()
+    limiter = _limiter(10, target_latency=0.05, backoff=0.5, clock=clock)
+
+    def hashing(ctx, request):
+        clock.now += 0.5  # slow, as hashing a password is
+        return "hashed"
+
+    slow = concurrency.concurrency_limit_middleware(limiter, target_latency=1.0)(hashing)
+    assert slow(CTX, None) == "hashed"
+    assert limiter.limit == 10
+    assert concurrency.concurrency_limit_middleware(limiter)(hashing)(CTX, None) == "hashed"
+    assert limiter.limit == 5  # the same call under the limiter's own target is slow

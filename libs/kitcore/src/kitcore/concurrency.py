@@ -14,7 +14,8 @@ The limit moves by AIMD on latency, the scheme of Netflix's concurrency-limits
 - a call that finishes within ``target_latency`` while the server was using at
   least half its limit adds ``1 / limit`` (about one more slot per limit's
   worth of calls); an idle server does not grow its limit;
-- a call slower than ``target_latency``, or one that ended in
+- a call slower than ``target_latency`` (which an endpoint may set for
+  itself), or one that ended in
   :class:`~kitcore.errors.DeadlineExceeded`, multiplies the limit by
   ``backoff``, once per batch: calls admitted before the last cut cannot cut
   again, so one slow spell costs one cut, not one per call in flight.
@@ -108,13 +109,20 @@ class ConcurrencyLimiter:
             retry_after=RETRY_AFTER,
         )
 
-    def release(self, started: float, *, dropped: bool = False) -> None:
-        """Finish a call admitted at ``started``; ``dropped``: it ran out of time."""
+    def release(
+        self, started: float, *, dropped: bool = False, target_latency: float | None = None
+    ) -> None:
+        """Finish a call admitted at ``started``; ``dropped``: it ran out of time.
+
+        ``target_latency`` replaces the limiter's own for this call (a route
+        that is slow by design, say).
+        """
         now = self._clock()
+        target = self.target_latency if target_latency is None else target_latency
         with self._lock:
             in_flight = self._in_flight
             self._in_flight -= 1
-            if dropped or now - started > self.target_latency:
+            if dropped or now - started > target:
                 self._cut(started, now)
             elif in_flight * 2 >= self._limit:
                 self._limit = min(float(self.max_limit), self._limit + 1.0 / self._limit)
@@ -128,8 +136,15 @@ class ConcurrencyLimiter:
         self._last_cut = now
 
 
-def concurrency_limit_middleware(limiter: ConcurrencyLimiter) -> Middleware:
-    """Refuse calls past ``limiter``'s limit at once; time the others to adapt it."""
+def concurrency_limit_middleware(
+    limiter: ConcurrencyLimiter, target_latency: float | None = None
+) -> Middleware:
+    """Refuse calls past ``limiter``'s limit at once; time the others to adapt it.
+
+    ``target_latency`` overrides the limiter's for the endpoints this wraps:
+    an endpoint that is slow by design (password hashing) still takes a slot,
+    but only its slower-than-that calls cut the shared limit.
+    """
 
     def wrap(next_endpoint: Endpoint) -> Endpoint:
         def endpoint(ctx: Context, request: Any) -> Any:
@@ -141,7 +156,7 @@ def concurrency_limit_middleware(limiter: ConcurrencyLimiter) -> Middleware:
                 dropped = True
                 raise
             finally:
-                limiter.release(started, dropped=dropped)
+                limiter.release(started, dropped=dropped, target_latency=target_latency)
 
         return endpoint
 
