@@ -48,7 +48,6 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
-
 from kitcore import errors
 
 IDLE_PING = 10.0
