@@ -21,7 +21,6 @@ outermost first::
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -29,7 +28,6 @@ from typing import Any, Generic, TypeVar
 from kitcore import errors, sd
 from kitcore.bulkhead import Bulkhead
 from kitcore.circuitbreaker import Breaker
-from kitcore.config import Environ, env_float, env_int, env_str
 from kitcore.endpoint import Context, Endpoint, Middleware, chain
 from kitcore.sd import Instance, Instancer
 from kitcore.throttle import Throttle
@@ -64,26 +62,6 @@ class Resilience:
     balancer: str = "peak_ewma"  # KIT_BALANCER: peak_ewma, round_robin or least_loaded
     balancer_decay: float = 2.0  # KIT_BALANCER_DECAY: seconds for a latency to fade
 
-    @classmethod
-    def from_env(
-        cls, environ: Environ = os.environ, *, breaker_fail_max: int = 5,
-        breaker_reset_timeout: float = 10.0,
-    ) -> Resilience:
-        """Read the ``KIT_*`` settings above (the breaker's come from kitcore's config)."""
-        return cls(
-            attempts=env_int("KIT_RETRY_ATTEMPTS", 3, environ, minimum=1, maximum=10),
-            per_try_timeout=env_float("KIT_PER_TRY_TIMEOUT", 1.0, environ, minimum=0.01),
-            breaker_fail_max=breaker_fail_max,
-            breaker_reset_timeout=breaker_reset_timeout,
-            retry_budget_ratio=env_float("KIT_RETRY_BUDGET_RATIO", 0.2, environ, minimum=0.0),
-            retry_budget_floor=env_float("KIT_RETRY_BUDGET_FLOOR", 10.0, environ, minimum=0.0),
-            throttle_k=env_float("KIT_THROTTLE_K", 2.0, environ, minimum=1.0),
-            throttle_window=env_float("KIT_THROTTLE_WINDOW", 10.0, environ, minimum=0.1),
-            bulkhead=env_int("KIT_BULKHEAD_MAX", 4, environ, minimum=1),
-            balancer=env_choice("KIT_BALANCER", "peak_ewma", tuple(BALANCERS), environ),
-            balancer_decay=env_float("KIT_BALANCER_DECAY", 2.0, environ, minimum=0.01),
-        )
-
 
 BALANCERS: dict[str, Callable[[sd.Endpointer, Resilience], sd.Balancer]] = {
     # Of two instances, the one with the lower recent latency times calls in flight.
@@ -94,14 +72,6 @@ BALANCERS: dict[str, Callable[[sd.Endpointer, Resilience], sd.Balancer]] = {
     "least_loaded": lambda source, resilience: sd.LeastLoaded(source),
 }
 """The balancers ``KIT_BALANCER`` can name."""
-
-
-def env_choice(name: str, default: str, choices: tuple[str, ...], environ: Environ) -> str:
-    """The setting ``name``, which must be one of ``choices``."""
-    value = env_str(name, default, environ)
-    if value not in choices:
-        raise ValueError(f"{name}={value!r}: must be one of {', '.join(choices)}")
-    return value
 
 
 def new_instancer(

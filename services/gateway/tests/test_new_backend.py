@@ -18,12 +18,9 @@ import requests
 from gateway.__main__ import build
 from gateway.clients import Backend, Closer, as_is, new_instancer
 from gateway.config import GatewayConfig
-from template.endpoints import new_set as new_item_set
-from template.service import Items
+from template.__main__ import build as build_template
 from template.store import ItemStore
-from template.transport_http import make_http_app as make_item_app
 
-from kitcore import faults
 from kitcore.app import App
 from kitcore.config import KitConfig
 from kitcore.endpoint import Context, Endpoint, Middleware
@@ -97,7 +94,8 @@ def _encode_item(reply: dict[str, Any], status: int = 200) -> flask.Response:
 
 
 @pytest.fixture
-def template_instance() -> Iterator[tuple[App, faults.FaultSettings]]:
+def template_instance() -> Iterator[App]:
+    """The template service as its main builds it, on free ports, SQLite in memory."""
     config = KitConfig.from_env("template", {
         "KIT_INSTANCE_ID": "template-1", "KIT_HTTP_PORT": str(free_port()),
         "KIT_GRPC_PORT": str(free_port()), "KIT_ADVERTISE_HOST": "127.0.0.1",
@@ -105,24 +103,22 @@ def template_instance() -> Iterator[tuple[App, faults.FaultSettings]]:
     })
     store = ItemStore(connect("sqlite://"))
     store.create_schema()
-    knobs = faults.FaultSettings()
-    endpoints = new_item_set(Items(store, "template-1"), knobs, config.request_timeout)
-    app = App(config, http_app=make_item_app(endpoints, "template-1"),
-              fault_settings=knobs).start()
-    yield app, knobs
+    app = build_template(config, store).start()
+    yield app
     app.stop()
 
 
 def test_a_gateway_built_with_the_template_backend_serves_its_routes(template_instance) -> None:
-    template, knobs = template_instance
+    template = template_instance
     port = free_port()
     cfg = GatewayConfig.from_env({"KIT_HTTP_PORT": str(port), "KIT_SHUTDOWN_GRACE": "1",
                                   "KIT_RATE_LIMIT": "1000/second"})
     wired = build(cfg)
-    items = Backend(new_instancer("template", (), (template.config.http_address,),
-                                  transport="http"), item_endpoints, cfg.resilience)
+    address = template.config.http_address
+    items = Backend(new_instancer("template", (), (address,), transport="http"),
+                    item_endpoints, cfg.resilience)
     add_item_routes(wired.http_app, ItemClient(items))
-    gateway = App(cfg.kit, http_app=wired.http_app, readiness=wired.readiness).start()
+    wired.app.start()
     url = f"http://127.0.0.1:{port}/api/v1/items"
     try:
         created = requests.post(url, json={"name": "lamp"}, timeout=10)
@@ -135,17 +131,18 @@ def test_a_gateway_built_with_the_template_backend_serves_its_routes(template_in
         assert missing.status_code == 404, missing.text
         assert missing.json()["error"]["code"] == "not_found"
 
-        # The same chain as book's and user's: a breaker per instance, retries taken
-        # from the template's own budget.
-        assert set(items.breakers) == {template.config.http_address}
-        knobs.update(error_rate=1.0)
-        failed = requests.get(f"{url}/{item['id']}", timeout=10)
-        assert failed.status_code == 503, failed.text
-        spent = _sample(gateway_url=f"http://127.0.0.1:{port}",
-                        name='kit_retries_total{backend="template",outcome="spent"}')
+        # The same chain as book's and user's: a breaker per instance, and retries
+        # taken from the template's own budget once the instance is gone.
+        assert set(items.breakers) == {address}
+        template.stop()
+        gone = requests.get(f"{url}/{item['id']}", timeout=10)
+        assert gone.status_code == 503, gone.text
+        assert gone.json()["error"]["message"].startswith("template unavailable")
+        spent = _sample(f"http://127.0.0.1:{port}",
+                        'kit_retries_total{backend="template",outcome="spent"}')
         assert spent >= 1
     finally:
-        gateway.stop()
+        wired.app.stop()
         wired.close()
         items.close()
 
