@@ -14,12 +14,14 @@ one clearly slower loses them. The decay lets an
 instance that turned slow, and so stopped getting calls, become cheap again
 after a while: it is tried once more, and earns its traffic back if it has
 recovered (or jumps back up if not). A failed call (not the caller's fault)
-counts as at least ``failure_penalty`` seconds, so an instance that fails fast
-is not mistaken for a fast one. The penalty is small on purpose: a failed
-call costs its caller only a quick retry elsewhere, so the failing instance
-is tried again every few seconds (and its breaker, counting those tries,
-opens), while a slow instance, whose calls cost real waiting, is tried far
-less often. The first answer of each instance is not taken as a sample: it
+counts as four times the latency of the slowest other instance (and at least
+``failure_penalty`` seconds), so an instance that fails fast is not mistaken
+for a fast one, however slow the others are at the moment. The penalty is
+small on purpose: a failed call costs its caller only a quick retry
+elsewhere, so the failing instance is tried again after about
+``decay * ln 2`` seconds (and its breaker, counting those tries, opens),
+while a slow instance, whose calls cost real waiting, is tried far less
+often. The first answer of each instance is not taken as a sample: it
 includes setting up the connection, which says nothing of how fast the
 instance serves.
 """
@@ -121,9 +123,10 @@ class PeakEWMA(Balancer):
         return stats
 
     def _observe(self, instance_id: str, seconds: float, failed: bool) -> None:
-        if failed:
-            seconds = max(seconds, self.failure_penalty)
         with self._lock:
+            if failed:
+                others = [s.ewma for i, s in self._stats.items() if i != instance_id]
+                seconds = max(seconds, self.failure_penalty, 4 * max(others, default=0.0))
             stats = self._stats_of(instance_id)
             stats.in_flight -= 1
             now = self._clock()
