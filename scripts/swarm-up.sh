@@ -13,12 +13,15 @@
 # (docker swarm leave --force) has been seen to break the name resolution of
 # compose containers that were not restarted.
 #
-# SWARM_STACK names the stack (default kitcore).
+# SWARM_STACK names the stack (default kitcore), SWARM_STACK_FILE where the
+# rendered file goes (default build/swarm-stack.yml), SWARM_TIMEOUT how many
+# seconds to wait (default 300). DOCKER_HOST chooses the engine, as always.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 stack=${SWARM_STACK:-kitcore}
 timeout=${SWARM_TIMEOUT:-300}
+stack_file=${SWARM_STACK_FILE:-build/swarm-stack.yml}
 say() { printf '==> %s\n' "$*" >&2; }
 
 state=$(docker info --format '{{.Swarm.LocalNodeState}}')
@@ -27,10 +30,10 @@ if [ "$state" != active ]; then
   docker swarm init ${SWARM_ADVERTISE_ADDR:+--advertise-addr "$SWARM_ADVERTISE_ADDR"} >/dev/null
 fi
 
-mkdir -p build
-.venv/bin/python scripts/swarm_stack.py >build/swarm-stack.yml
-say "deploying stack $stack (build/swarm-stack.yml)"
-docker stack deploy --resolve-image never --prune -c build/swarm-stack.yml "$stack"
+mkdir -p "$(dirname "$stack_file")"
+.venv/bin/python scripts/swarm_stack.py >"$stack_file"
+say "deploying stack $stack ($stack_file)"
+docker stack deploy --resolve-image never --prune -c "$stack_file" "$stack"
 
 say "waiting until every service runs all its replicas (at most ${timeout}s)"
 deadline=$((SECONDS + timeout))

@@ -13,7 +13,8 @@ makes the result a stack file that `docker stack deploy` takes:
   files to the nodes as configs);
 - "$" is escaped, because `docker stack deploy` interpolates once more.
 
-COMPOSE names the Compose command (as the Makefile exports it).
+COMPOSE names the Compose command (as the Makefile exports it); without it,
+the Compose binary of the virtual environment.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ SERVICE_KEYS = ("image", "command", "entrypoint", "environment", "healthcheck", 
 
 def merged_compose() -> dict:
     """docker-compose.yml plus the overlay, as Compose resolves them."""
-    compose = shlex.split(os.environ.get("COMPOSE") or "docker compose")
+    compose = shlex.split(os.environ.get("COMPOSE") or str(ROOT / ".venv/bin/docker-compose"))
     done = subprocess.run(
         [*compose, "-f", "docker-compose.yml", "-f", OVERLAY, "config", "--format", "json"],
         cwd=ROOT, capture_output=True, text=True,

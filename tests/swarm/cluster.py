@@ -19,6 +19,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 ENGINE_PORT = 2375
 NODE_OPTIONS = ("--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
@@ -99,18 +100,18 @@ class Cluster:
         for node in self.nodes[1:]:
             node.docker("swarm", "join", "--token", token, f"{self.manager.address}:2377")
 
-    def load_images(self, images: list[str]) -> None:
-        """Copy ``images`` from this host into every node, nodes in parallel."""
-        def load(node: Node) -> None:
-            saver = subprocess.Popen(["docker", "save", *images], stdout=subprocess.PIPE)
-            try:
-                node.docker("load", "-q", stdin=saver.stdout, timeout=900)
-            finally:
-                saver.stdout.close()
-                saver.wait()
+    def load_images(self, images: list[str], nodes: list[Node], workdir: Path) -> None:
+        """Copy ``images`` from this host into ``nodes``: saved once, loaded in parallel."""
+        archive = workdir / "images.tar"
+        docker("save", "-o", str(archive), *images, timeout=900)
 
-        with ThreadPoolExecutor(len(self.nodes)) as pool:
-            list(pool.map(load, self.nodes))
+        def load(node: Node) -> None:
+            with archive.open("rb") as stream:
+                node.docker("load", "-q", stdin=stream, timeout=900)
+
+        with ThreadPoolExecutor(len(nodes)) as pool:
+            list(pool.map(load, nodes))
+        archive.unlink()
 
     def node_states(self) -> dict[str, str]:
         """Hostname -> the manager's view of that node ("ready", "down")."""

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
 from integration.api import Gateway, User
 from swarm.cluster import Cluster
-from swarm.stack import ROOT, Stack, render_stack, stack_images
+from swarm.stack import ROOT, Stack, stack_images, swarm_up
 
 SETTINGS = {
     # A budget no test reaches: the suite's clients all come from one address.
@@ -26,6 +27,9 @@ SETTINGS = {
     "GATEWAY_PORT": "8080",
 }
 """The stack's settings for the suite (the variables docker-compose.yml reads)."""
+
+CONVERGE_TIMEOUT = 600
+"""Seconds every service may take to run all its replicas (2 busy cores)."""
 
 RESULTS: dict[str, str] = {}
 """Figures the tests report (requests sent, failed), printed at the end."""
@@ -53,13 +57,15 @@ def cluster() -> Iterator[Cluster]:
 @pytest.fixture(scope="session")
 def stack(cluster: Cluster, tmp_path_factory) -> Stack:
     """The kitcore stack, deployed and converged, its images on every node."""
-    stack_file = tmp_path_factory.mktemp("swarm") / "stack.yml"
-    render_stack(stack_file, SETTINGS)
-    cluster.load_images(stack_images(stack_file))
-    stack = Stack(cluster.manager)
-    stack.deploy(stack_file)
-    stack.wait_converged()
-    return stack
+    workdir = tmp_path_factory.mktemp("swarm")
+    stack_file = workdir / "stack.yml"
+    subprocess.run([sys.executable, str(ROOT / "scripts/swarm_stack.py")], cwd=ROOT, check=True,
+                   env={**os.environ, **SETTINGS}, stdout=stack_file.open("w"))
+    pinned, anywhere = stack_images(stack_file)
+    cluster.load_images(pinned + anywhere, [cluster.manager], workdir)
+    cluster.load_images(anywhere, cluster.nodes[1:], workdir)
+    swarm_up(cluster.manager, stack_file, SETTINGS, CONVERGE_TIMEOUT)
+    return Stack(cluster.manager)
 
 
 @pytest.fixture(scope="session")

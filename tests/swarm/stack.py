@@ -1,7 +1,7 @@
 """The kitcore stack deployed on a swarm with `docker stack deploy`.
 
-The stack file is the one `make swarm-up` deploys (scripts/swarm_stack.py),
-rendered here with the test's settings in the environment.
+Deployed by scripts/swarm-up.sh, the script behind `make swarm-up`, with the
+test's settings in the environment and the manager node as DOCKER_HOST.
 """
 
 from __future__ import annotations
@@ -9,30 +9,29 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from swarm.cluster import Node
+from swarm.cluster import ENGINE_PORT, Node
 
 ROOT = Path(__file__).resolve().parents[2]
-CONVERGE_TIMEOUT = 300.0
-"""Seconds every service may take to run all its replicas (2 busy cores)."""
 
 
-def render_stack(path: Path, environ: dict[str, str]) -> None:
-    """Write the stack file `make swarm-up` would deploy, with ``environ`` set."""
-    with path.open("w") as out:
-        subprocess.run([sys.executable, str(ROOT / "scripts/swarm_stack.py")], cwd=ROOT,
-                       env={**os.environ, **environ}, stdout=out, check=True)
+def swarm_up(manager: Node, stack_file: Path, environ: dict[str, str], timeout: float) -> None:
+    """Deploy the stack on ``manager`` as `make swarm-up` does, and wait until it runs."""
+    subprocess.run([str(ROOT / "scripts/swarm-up.sh")], cwd=ROOT, check=True, env={
+        **os.environ, **environ, "DOCKER_HOST": f"tcp://{manager.address}:{ENGINE_PORT}",
+        "SWARM_STACK_FILE": str(stack_file), "SWARM_TIMEOUT": str(int(timeout))})
 
 
-def stack_images(path: Path) -> list[str]:
-    """Every image the stack file names."""
-    services = yaml.safe_load(path.read_text())["services"]
-    return sorted({s["image"] for s in services.values()})
+def stack_images(path: Path) -> tuple[list[str], list[str]]:
+    """The images of the stack's services that run on managers only, and of the others."""
+    services = yaml.safe_load(path.read_text())["services"].values()
+    pinned = {s["image"] for s in services
+              if "node.role == manager" in s["deploy"].get("placement", {}).get("constraints", [])}
+    anywhere = {s["image"] for s in services} - pinned
+    return sorted(pinned), sorted(anywhere)
 
 
 @dataclass
@@ -41,11 +40,6 @@ class Stack:
 
     manager: Node
     name: str = "kitcore"
-
-    def deploy(self, stack_file: Path) -> None:
-        """`docker stack deploy` from this host's CLI to the manager."""
-        self.manager.docker("stack", "deploy", "--resolve-image", "never",
-                            "-c", str(stack_file), self.name)
 
     def replicas(self) -> dict[str, tuple[int, int]]:
         """Service -> (running, wanted)."""
@@ -58,17 +52,6 @@ class Stack:
             running, wanted = counts.split("/")
             found[name.removeprefix(f"{self.name}_")] = (int(running), int(wanted))
         return found
-
-    def wait_converged(self, timeout: float = CONVERGE_TIMEOUT) -> None:
-        """Wait until every service runs all its replicas."""
-        deadline = time.monotonic() + timeout
-        while True:
-            counts = self.replicas()
-            if counts and all(r == w for r, w in counts.values()):
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not converged after {timeout:g}s: {counts}")
-            time.sleep(2)
 
     def tasks(self, service: str) -> list[dict]:
         """The running tasks of ``service`` (name, node)."""
