@@ -82,3 +82,9 @@ def test_docker_reads_the_stack_file(stack_text, tmp_path):
     path.write_text(stack_text)
     subprocess.run(["docker", "stack", "config", "-c", str(path)], check=True,
                    capture_output=True)
+
+
+def test_every_service_is_probed_with_room_for_a_busy_node(stack):
+    for name, service in stack["services"].items():
+        health = service["healthcheck"]  # the probe itself: compose's, else the image's
+        assert health["retries"] >= 10 and health["timeout"] == "30s", name
