@@ -115,34 +115,36 @@ def rows(redis: str | None, memory: InMemorySpanExporter) -> list[tuple[str, End
     on = sdk.get_tracer("bench")
     logger = quiet_logger()
     server_chain = chain(
-        log.middleware(logger, "get_book"),
-        metrics.middleware("bench", "get_book"),
+        log.logging_middleware(logger, "get_book"),
+        metrics.metrics_middleware("bench", "get_book"),
         deadline_middleware(5.0),
-        ratelimit.erroring(ratelimit.Limiter("1000/second", name="bench-chain"),
+        ratelimit.erroring_limit_middleware(ratelimit.Limiter("1000/second", name="bench-chain"),
                            key=rotating_key(1000)),
         auth.jwt_middleware(verifier),
-        faults.middleware(faults.FaultSettings()),
+        faults.fault_middleware(faults.FaultSettings()),
     )
     table: list[tuple[str, Endpoint, Context]] = [
         ("bare function", bare, plain),
         ("deadline_middleware", deadline_middleware(5.0)(bare), plain),
-        ("circuit breaker (closed)", circuitbreaker.middleware("bench")(bare), plain),
+        ("circuit breaker (closed)", circuitbreaker.breaker_middleware("bench")(bare), plain),
         ("rate limit erroring, memory, admitted",
-         ratelimit.erroring(admit, key=rotating_key(1000))(bare), plain),
+         ratelimit.erroring_limit_middleware(admit, key=rotating_key(1000))(bare), plain),
         ("rate limit erroring, memory, rejected",
-         rejecting(ratelimit.erroring(refuse)(bare)), plain),
+         rejecting(ratelimit.erroring_limit_middleware(refuse)(bare)), plain),
     ]
     if redis:
         limiter = ratelimit.Limiter("1000000/hour", redis, name="bench-redis")
-        table.append(("rate limit erroring, redis, admitted",
-                      ratelimit.erroring(limiter, key=rotating_key(1000))(bare), plain))
+        redis_limited = ratelimit.erroring_limit_middleware(limiter, key=rotating_key(1000))
+        table.append(("rate limit erroring, redis, admitted", redis_limited(bare), plain))
     table += [
         ("jwt verify (HS256)", auth.jwt_middleware(verifier)(bare), bearer),
-        ("faults (error 0, latency 0)", faults.middleware(faults.FaultSettings())(bare), plain),
+        ("faults (error 0, latency 0)",
+         faults.fault_middleware(faults.FaultSettings())(bare), plain),
         ("tracing off (no-op span)", span_middleware(off, "get_book")(bare), plain),
         ("tracing on (SDK span, in-memory)", span_middleware(on, "get_book")(bare), plain),
-        ("log middleware (JSON to /dev/null)", log.middleware(logger, "get_book")(bare), plain),
-        ("metrics middleware", metrics.middleware("bench", "get_book")(bare), plain),
+        ("log middleware (JSON to /dev/null)",
+         log.logging_middleware(logger, "get_book")(bare), plain),
+        ("metrics middleware", metrics.metrics_middleware("bench", "get_book")(bare), plain),
         ("server chain, tracing off", chain(span_middleware(off, "s"), server_chain)(bare),
          bearer),
         ("server chain, tracing on", chain(span_middleware(on, "s"), server_chain)(bare),

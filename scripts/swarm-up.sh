@@ -24,6 +24,8 @@ timeout=${SWARM_TIMEOUT:-300}
 stack_file=${SWARM_STACK_FILE:-build/swarm-stack.yml}
 say() { printf '==> %s\n' "$*" >&2; }
 
+scripts/env-secrets.sh   # the stack file takes its secrets from .env, as compose does
+
 state=$(docker info --format '{{.Swarm.LocalNodeState}}')
 if [ "$state" != active ]; then
   say "this Docker engine is in no swarm: making it a one-node swarm"

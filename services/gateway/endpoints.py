@@ -153,8 +153,8 @@ def new_set(svc: GatewayService, policy: Policy) -> Set:
 def _observed(name: str, policy: Policy) -> tuple[Middleware, ...]:
     """Metrics and one log line for every call, then the request deadline."""
     return (
-        metrics.middleware(SERVICE, name),
-        log.middleware(policy.logger, name),
+        metrics.metrics_middleware(SERVICE, name),
+        log.logging_middleware(policy.logger, name),
         # A request without X-Request-Timeout gets the configured deadline,
         # which every backend call below inherits.
         deadline_middleware(policy.request_timeout),
@@ -163,7 +163,7 @@ def _observed(name: str, policy: Policy) -> tuple[Middleware, ...]:
 
 def _limited(policy: Policy) -> Middleware:
     """Spend one unit of the caller's budget: the token's subject, else the address."""
-    return ratelimit.erroring(policy.limiter, ratelimit.by_subject)
+    return ratelimit.erroring_limit_middleware(policy.limiter, ratelimit.by_subject)
 
 
 def only_self(next_endpoint: Endpoint) -> Endpoint:

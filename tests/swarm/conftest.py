@@ -10,6 +10,7 @@ image is built by ``scripts/build-images.sh swarm-node`` when missing.
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +26,9 @@ SETTINGS = {
     # A lost node's instances leave etcd within 5 s.
     "KIT_REGISTER_TTL": "5",
     "GATEWAY_PORT": "8080",
+    # Secrets of this run only.
+    **{name: secrets.token_hex(20)
+       for name in ("KIT_JWT_SECRET", "KIT_ADMIN_PASSWORD", "POSTGRES_PASSWORD")},
 }
 """The stack's settings for the suite (the variables docker-compose.yml reads)."""
 

@@ -165,9 +165,8 @@ def test_fallback_answers_while_open():
         return {"degraded": request}
 
     name = _name()
-    endpoint = circuitbreaker.middleware(name, fail_max=1, reset_timeout=60, fallback=fallback)(
-        backend
-    )
+    guard = circuitbreaker.breaker_middleware(name, fail_max=1, reset_timeout=60, fallback=fallback)
+    endpoint = guard(backend)
     with pytest.raises(errors.Unavailable):  # the tripping call still fails
         endpoint(CTX, "a")
     assert endpoint(CTX, "b") == {"degraded": "b"}
@@ -216,7 +215,7 @@ def test_breakers_are_independent_per_instance():
 def test_concurrent_calls_are_not_serialised():
     # Two calls must be inside the endpoint at the same time, or the barrier breaks.
     barrier = threading.Barrier(2, timeout=5)
-    endpoint = circuitbreaker.middleware(_name())(lambda ctx, req: barrier.wait())
+    endpoint = circuitbreaker.breaker_middleware(_name())(lambda ctx, req: barrier.wait())
     results: list[object] = []
     threads = [
         threading.Thread(target=lambda: results.append(_try(endpoint))) for _ in range(2)

@@ -15,7 +15,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kitcore import health
 from kitcore.testing.process import free_port
-from kitcore.transport import http
+from kitcore.transport import http, http_admin
+from kitcore.transport.grpc_health import add_grpc_health
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -29,7 +30,7 @@ def readiness():
 @pytest.fixture
 def server(serve, readiness):
     app = http.new_app("probe")
-    health.health_routes(app, readiness)
+    http_admin.health_routes(app, readiness)
     return serve(app)
 
 
@@ -102,7 +103,7 @@ def test_readiness_is_thread_safe(readiness):
 def test_grpc_health_follows_readiness(readiness):
     port = free_port()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    health.add_grpc_health(server, readiness, ["kitcore.book.v1.BookService"])
+    add_grpc_health(server, readiness, ["kitcore.book.v1.BookService"])
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")

@@ -109,7 +109,7 @@ def _endpoint(ctx: Context, request: str) -> str:
 )
 def test_middleware_logs_one_line_per_call(lines, request_, level, outcome, error):
     logger, read = lines
-    endpoint = log.middleware(logger, "get_book")(_endpoint)
+    endpoint = log.logging_middleware(logger, "get_book")(_endpoint)
     with contextlib.suppress(errors.KitError):
         endpoint(Context.background(), request_)
     [line] = read()
@@ -120,7 +120,7 @@ def test_middleware_logs_one_line_per_call(lines, request_, level, outcome, erro
 
 def test_middleware_logs_unexpected_errors_with_traceback_and_marks_them(lines):
     logger, read = lines
-    endpoint = log.middleware(logger, "get_book")(_endpoint)
+    endpoint = log.logging_middleware(logger, "get_book")(_endpoint)
     with pytest.raises(RuntimeError) as caught:
         endpoint(Context.background(), "boom")
     [line] = read()

@@ -21,6 +21,7 @@ from user.service import (
 from user.store import UserStore
 
 from kitcore.auth import JWTVerifier
+from kitcore.config import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER
 from kitcore.errors import InvalidArgument
 
 PASSWORD = "correct horse battery"
@@ -101,14 +102,15 @@ def test_login_returns_a_token_the_gateway_accepts(
     assert reply.token_type == "Bearer" and reply.expires_in == 600
     claims = verifier.verify(reply.access_token)
     assert claims["sub"] == user.id and claims["name"] == "Ada Lovelace"
-    assert claims["iss"] == "kitcore-user" and claims["aud"] == "kitcore"
+    assert (claims["iss"], claims["aud"]) == (DEFAULT_JWT_ISSUER, DEFAULT_JWT_AUDIENCE)
     assert claims["exp"] > claims["iat"]
     assert PASSWORD not in repr(reply)
 
 
 @pytest.mark.parametrize(
     ("email", "password"),
-    [("ada@example.org", "wrong password"), ("nobody@example.org", PASSWORD)],
+    [("ada@example.org", "wrong password"), ("nobody@example.org", PASSWORD),
+     ("ada@example.org", "short"), ("ada@example.org", "   "), ("ada@example.org", "p" * 129)],
 )
 def test_login_with_a_wrong_password_or_unknown_email_says_the_same(
     accounts: Accounts, email: str, password: str
@@ -121,7 +123,9 @@ def test_login_with_a_wrong_password_or_unknown_email_says_the_same(
 @pytest.mark.parametrize(
     ("email", "password", "message"),
     [(None, PASSWORD, "email: required"), ("ada@example.org", None, "password: required"),
-     ("nope", PASSWORD, "email: not an e-mail address")],
+     ("nope", PASSWORD, "email: not an e-mail address"),
+     ("ada@example.org", "", "password: must not be empty"),
+     ("ada@example.org", "p" * 1025, "password: longer than 1024 characters")],
 )
 def test_login_rejects_missing_fields(accounts: Accounts, email: object, password: object,
                                       message: str) -> None:

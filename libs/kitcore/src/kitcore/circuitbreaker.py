@@ -110,7 +110,7 @@ class Breaker:
             STATE_GAUGE.remove(self.name)
 
 
-def middleware(
+def breaker_middleware(
     name: str,
     *,
     fail_max: int = 5,

@@ -7,7 +7,7 @@ every library that logs through ``logging`` writes the same shape::
      "msg": "call", "service": "book", "trace_id": "...", "span_id": "...",
      "endpoint": "get_book", "outcome": "ok", "duration_ms": 1.2}
 
-Extra fields go in ``extra={"fields": {...}}``. :func:`middleware` writes one
+Extra fields go in ``extra={"fields": {...}}``. :func:`logging_middleware` writes one
 line per endpoint call. An unexpected exception is logged with its traceback
 and marked (:func:`mark_logged`), so the transport that turns it into a 500
 does not log it a second time.
@@ -88,7 +88,7 @@ def is_logged(exc: BaseException) -> bool:
     return getattr(exc, _LOGGED, False)
 
 
-def middleware(logger: logging.Logger, name: str) -> Middleware:
+def logging_middleware(logger: logging.Logger, name: str) -> Middleware:
     """Log exactly one line per call of the endpoint ``name``: outcome and duration.
 
     The outcome is ``"ok"`` or the error's kind code. Client errors are logged

@@ -4,16 +4,9 @@
 global TracerProvider with a BatchSpanProcessor and an OTLP exporter; Jaeger
 (and any OpenTelemetry collector) accepts OTLP natively. With no endpoint
 configured, or with ``OTEL_SDK_DISABLED=true``, it installs nothing and returns
-None: tracing is off, and the ``instrument_*`` helpers do nothing either, so
-it costs nothing.
-
-The helpers instrument the libraries the transports use: Flask (server spans
-for HTTP), grpcio (server and client spans), requests (client spans). The
-instrumentations carry the W3C ``traceparent`` header / gRPC metadata entry
-across each hop, so a request through several services is one trace. Call
-them before creating the gRPC server or channels, since they patch
-``grpc.server`` and ``grpc.insecure_channel``. Health checks and
-``/metrics`` are not traced.
+None: tracing is off (:func:`enabled` says False), and the transports'
+``instrument_*`` helpers (:mod:`kitcore.transport.instrument`) do nothing
+either, so it costs nothing.
 """
 
 from __future__ import annotations
@@ -22,24 +15,13 @@ import logging
 import os
 from collections.abc import Mapping
 
-import flask
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.flask import FlaskInstrumentor
-from opentelemetry.instrumentation.grpc import (
-    GrpcInstrumentorClient,
-    GrpcInstrumentorServer,
-    filters,
-)
-from opentelemetry.instrumentation.requests import RequestsInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from kitcore import log
-
-UNTRACED_URLS = "/healthz,/readyz,/metrics"
-"""HTTP paths (regular expressions, comma-separated) that get no spans."""
 
 _SAMPLERS = {
     "always_on": lambda ratio: sampling.ALWAYS_ON,
@@ -119,30 +101,6 @@ def setup(service_name: str, *, environ: Mapping[str, str] = os.environ) -> Trac
 def enabled() -> bool:
     """True once a real (SDK) TracerProvider is installed globally."""
     return isinstance(trace.get_tracer_provider(), TracerProvider)
-
-
-def instrument_flask(app: flask.Flask) -> None:
-    """Give every request to ``app`` a server span (continuing an incoming trace)."""
-    if enabled():
-        FlaskInstrumentor.instrument_app(app, excluded_urls=UNTRACED_URLS)
-
-
-def instrument_grpc_server() -> None:
-    """Give every call to gRPC servers created from now on a server span."""
-    if enabled():
-        GrpcInstrumentorServer(filter_=filters.negate(filters.health_check())).instrument()
-
-
-def instrument_grpc_client() -> None:
-    """Give every call on gRPC channels created from now on a client span."""
-    if enabled():
-        GrpcInstrumentorClient(filter_=filters.negate(filters.health_check())).instrument()
-
-
-def instrument_requests() -> None:
-    """Give every outgoing ``requests`` call a client span."""
-    if enabled():
-        RequestsInstrumentor().instrument()
 
 
 def current_trace_id() -> str | None:
