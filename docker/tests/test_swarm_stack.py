@@ -17,6 +17,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / ".venv" / "bin" / "docker-compose"
 OVERLAY = ROOT / "deploy" / "swarm" / "docker-stack.overlay.yml"
+SECRETS = {"KIT_JWT_SECRET": "test-jwt", "KIT_ADMIN_PASSWORD": "test-admin",
+           "POSTGRES_PASSWORD": "test-postgres"}
+"""What a checkout's .env holds after `make images`; compose refuses to render without them."""
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +27,7 @@ def stack_text() -> str:
     if not COMPOSE.exists():
         pytest.skip("the Compose binary is installed by `make venv`")
     done = subprocess.run([sys.executable, str(ROOT / "scripts/swarm_stack.py")], cwd=ROOT,
-                          env={**os.environ, "COMPOSE": str(COMPOSE)},
+                          env={**os.environ, **SECRETS, "COMPOSE": str(COMPOSE)},
                           capture_output=True, text=True, check=True)
     return done.stdout
 
@@ -73,6 +76,12 @@ def test_the_overlay_carries_no_secret():
     text = OVERLAY.read_text()
     for name in ("SECRET", "PASSWORD", "DATABASE_URL"):
         assert name not in text
+
+
+def test_secrets_come_from_the_environment(stack):
+    env = stack["services"]["book"]["environment"]
+    assert env["KIT_JWT_SECRET"] == SECRETS["KIT_JWT_SECRET"]
+    assert SECRETS["POSTGRES_PASSWORD"] in env["DATABASE_URL"]
 
 
 def test_docker_reads_the_stack_file(stack_text, tmp_path):
