@@ -8,10 +8,13 @@ order rotates each round, so drift in the machine's load hits every server
 alike). Every server answers the same lookup (bench/catalogue.py):
 
 HTTP, ``GET /books/book-042``, closed loop with wrk (1 thread, 32 connections):
-  flask, kitcore-http, kitcore-http-traced (Python, waitress, 8 threads),
+  flask, kitcore-http, kitcore-http-shipped, kitcore-http-traced (Python,
+  waitress, 8 threads),
   net/http, gokit (Go, bench/gokit).
 gRPC, ``BookService.GetBook``, closed loop with bench/loadgen (32 in flight):
-  grpc-bare, kitcore-grpc, kitcore-grpc-traced (grpcio, 16 threads).
+  grpc-bare, kitcore-grpc, kitcore-grpc-shipped, kitcore-grpc-traced (grpcio,
+  16 threads). "shipped": tracing with the default sampler; "traced": every
+  request sampled.
 
 For each server: throughput, p50/p99 latency and the server's CPU time per
 request (median over rounds). For each comparison: the throughput ratio of
@@ -70,10 +73,14 @@ COMPARISONS = [
     Comparison("kitcore HTTP (server chain) vs bare Flask, both on waitress",
                "kitcore-http", "flask", 0.10),
     Comparison("kitcore gRPC (server chain) vs bare grpcio", "kitcore-grpc", "grpc-bare", 0.10),
-    Comparison("kitcore HTTP, tracing on (all sampled) vs off", "kitcore-http-traced",
+    Comparison("kitcore HTTP, tracing as shipped vs off", "kitcore-http-shipped",
                "kitcore-http", 0.10),
-    Comparison("kitcore gRPC, tracing on (all sampled) vs off", "kitcore-grpc-traced",
+    Comparison("kitcore gRPC, tracing as shipped vs off", "kitcore-grpc-shipped",
                "kitcore-grpc", 0.10),
+    Comparison("kitcore HTTP, tracing on (all sampled) vs off", "kitcore-http-traced",
+               "kitcore-http", 0.35),
+    Comparison("kitcore gRPC, tracing on (all sampled) vs off", "kitcore-grpc-traced",
+               "kitcore-grpc", 0.35),
     Comparison("Go kit (same chain) vs bare net/http", "gokit", "net/http", None),
 ]
 """What the report compares."""
@@ -86,12 +93,16 @@ def servers(otlp: str) -> list[Server]:
     return [
         Server("flask", "http", [*python, "flask", "{port}"]),
         Server("kitcore-http", "http", [*python, "kitcore-http", "{port}"]),
+        Server("kitcore-http-shipped", "http",
+               [*python, "kitcore-http-shipped", "{port}", "--otlp", otlp]),
         Server("kitcore-http-traced", "http",
                [*python, "kitcore-http-traced", "{port}", "--otlp", otlp]),
         Server("net/http", "http", [gokit, "-mode", "bare", "-addr", "127.0.0.1:{port}"]),
         Server("gokit", "http", [gokit, "-mode", "gokit", "-addr", "127.0.0.1:{port}"]),
         Server("grpc-bare", "grpc", [*python, "grpc-bare", "{port}"]),
         Server("kitcore-grpc", "grpc", [*python, "kitcore-grpc", "{port}"]),
+        Server("kitcore-grpc-shipped", "grpc",
+               [*python, "kitcore-grpc-shipped", "{port}", "--otlp", otlp]),
         Server("kitcore-grpc-traced", "grpc",
                [*python, "kitcore-grpc-traced", "{port}", "--otlp", otlp]),
     ]

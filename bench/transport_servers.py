@@ -15,7 +15,10 @@ HTTP or ``BookService.GetBook`` over gRPC:
   ``kitcore.transport.grpc.Handler`` on ``kitcore.app.App``'s gRPC server;
 - ``kitcore-http-traced`` / ``kitcore-grpc-traced``: as above with
   ``kitcore.tracing`` on, every request sampled, spans exported over OTLP to
-  ``--otlp`` (see :mod:`otlp_sink`).
+  ``--otlp`` (see :mod:`otlp_sink`);
+- ``kitcore-http-shipped`` / ``kitcore-grpc-shipped``: tracing on with the
+  sampler as shipped (``OTEL_TRACES_SAMPLER`` unset: parent-based, up to 10
+  new traces per second).
 """
 
 from __future__ import annotations
@@ -70,15 +73,17 @@ def server_chain(endpoint: Endpoint, name: str) -> Endpoint:
     )(endpoint)
 
 
-def kitcore_config(http_port: int, grpc_port: int, otlp: str) -> KitConfig:
-    """The config a service would read: one port, no etcd, tracing to ``otlp`` if given.
+def kitcore_config(http_port: int, grpc_port: int, otlp: str, sample_all: bool) -> KitConfig:
+    """The config a service would read: one port, no etcd, tracing to ``otlp`` if given
+    (every request sampled when ``sample_all``, else the default sampler).
 
     This process is the edge, so it puts the ``OTEL_*`` settings in its own
     environment, where ``setup_process`` reads them as in any service.
     """
     if otlp:
-        os.environ.update({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": otlp,
-                           "OTEL_TRACES_SAMPLER": "always_on"})
+        os.environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = otlp
+    if otlp and sample_all:
+        os.environ["OTEL_TRACES_SAMPLER"] = "always_on"
     environ = {
         "KIT_INSTANCE_ID": SERVICE,
         "KIT_HTTP_PORT": str(http_port),
@@ -94,18 +99,18 @@ def kitcore_config(http_port: int, grpc_port: int, otlp: str) -> KitConfig:
     return config
 
 
-def run_kitcore_http(port: int, otlp: str) -> None:
+def run_kitcore_http(port: int, otlp: str, sample_all: bool = True) -> None:
     """kitcore.transport.http on kitcore.app.App (which adds health, metrics, spans)."""
-    config = kitcore_config(port, 0, otlp)
+    config = kitcore_config(port, 0, otlp, sample_all)
     app = http.new_app(SERVICE, served_by=SERVICE)
     http.route(app, "/books/<book_id>", ["GET"], server_chain(get_book, "get_book"),
                lambda request, path: path["book_id"], name="get_book")
     App(config, http_app=app, fault_settings=KNOBS).run()
 
 
-def run_kitcore_grpc(port: int, otlp: str) -> None:
+def run_kitcore_grpc(port: int, otlp: str, sample_all: bool = True) -> None:
     """kitcore.transport.grpc.Handler on kitcore.app.App's gRPC server."""
-    config = kitcore_config(0, port, otlp)
+    config = kitcore_config(0, port, otlp, sample_all)
     handler = Handler(
         server_chain(get_book, "GetBook"),
         lambda message: message.id,
@@ -166,9 +171,11 @@ KINDS = {
     "flask": lambda port, otlp: run_flask(port),
     "kitcore-http": run_kitcore_http,
     "kitcore-http-traced": run_kitcore_http,
+    "kitcore-http-shipped": lambda port, otlp: run_kitcore_http(port, otlp, sample_all=False),
     "grpc-bare": lambda port, otlp: run_grpc_bare(port),
     "kitcore-grpc": run_kitcore_grpc,
     "kitcore-grpc-traced": run_kitcore_grpc,
+    "kitcore-grpc-shipped": lambda port, otlp: run_kitcore_grpc(port, otlp, sample_all=False),
 }
 """Server kinds by name."""
 
@@ -180,9 +187,10 @@ def main(argv: list[str]) -> None:
     parser.add_argument("port", type=int)
     parser.add_argument("--otlp", default="", help="OTLP/HTTP traces URL (the *-traced kinds)")
     args = parser.parse_args(argv)
-    if args.kind.endswith("-traced") and not args.otlp:
+    traced = args.kind.endswith(("-traced", "-shipped"))
+    if traced and not args.otlp:
         parser.error(f"{args.kind} needs --otlp")
-    otlp = args.otlp if args.kind.endswith("-traced") else ""
+    otlp = args.otlp if traced else ""
     KINDS[args.kind](args.port, otlp)
 
 

@@ -23,6 +23,7 @@ from opentelemetry.util._once import Once
 
 from kitcore import tracing
 from kitcore.endpoint import Context
+from kitcore.sampling import RateLimited
 from kitcore.testing.grpc_server import serve_grpc
 from kitcore.testing.otlp import OTLPCollector
 from kitcore.transport import grpc as kgrpc
@@ -55,7 +56,14 @@ def test_traces_endpoint():
 
 
 def test_samplers_from_env():
-    assert tracing.sampler_from_env({}) is sampling.DEFAULT_ON
+    default = tracing.sampler_from_env({})
+    assert isinstance(default, sampling.ParentBased)
+    assert "RateLimited{10/s}" in default.get_description()
+    limited = tracing.sampler_from_env(
+        {"OTEL_TRACES_SAMPLER": "ratelimited", "OTEL_TRACES_SAMPLER_ARG": "2.5"})
+    assert isinstance(limited, RateLimited) and limited.per_second == 2.5
+    assert tracing.sampler_from_env({"OTEL_TRACES_SAMPLER": "parentbased_always_on"}) \
+        is sampling.DEFAULT_ON
     assert tracing.sampler_from_env({"OTEL_TRACES_SAMPLER": "always_off"}) is sampling.ALWAYS_OFF
     ratio = tracing.sampler_from_env(
         {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"}
@@ -70,6 +78,8 @@ def test_samplers_from_env():
         {"OTEL_TRACES_SAMPLER": "sometimes"},
         {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"},
         {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "half"},
+        {"OTEL_TRACES_SAMPLER": "parentbased_ratelimited", "OTEL_TRACES_SAMPLER_ARG": "-1"},
+        {"OTEL_TRACES_SAMPLER": "ratelimited", "OTEL_TRACES_SAMPLER_ARG": "inf"},
         {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://j:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
     ],
 )

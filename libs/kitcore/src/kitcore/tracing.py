@@ -7,13 +7,22 @@ configured, or with ``OTEL_SDK_DISABLED=true``, it installs nothing and returns
 None: tracing is off, and the ``instrument_*`` helpers do nothing either, so
 it costs nothing.
 
-The helpers instrument the libraries the transports use: Flask (server spans
-for HTTP), grpcio (server and client spans), requests (client spans). The
-instrumentations carry the W3C ``traceparent`` header / gRPC metadata entry
-across each hop, so a request through several services is one trace. Call
-them before creating the gRPC server or channels, since they patch
-``grpc.server`` and ``grpc.insecure_channel``. Health checks and
-``/metrics`` are not traced.
+Sampling: by default ``parentbased_ratelimited`` -- a hop follows its
+caller's decision, and where a trace starts up to ``OTEL_TRACES_SAMPLER_ARG``
+(default 10) new traces per second are sampled (:mod:`kitcore.sampling`), so
+every request a person makes by hand is traced. The standard samplers
+(``always_on``, ``parentbased_traceidratio`` ...) are there too. Unsampled
+requests still get a trace id: in ``X-Trace-Id``, in log lines, and passed on
+to the next hop.
+
+Server spans come from kitcore itself (:mod:`kitcore.spans`): for HTTP,
+:func:`instrument_flask` wraps the app; for gRPC, the servers of
+``kitcore.transport.grpc.new_server`` make them. Client spans come from
+OpenTelemetry's instrumentations of grpcio and requests, which carry the W3C
+``traceparent`` header / gRPC metadata entry across each hop, so a request
+through several services is one trace. Call the client helpers before
+creating channels or sessions, since they patch ``grpc.insecure_channel`` and
+``requests``. Health checks and ``/metrics`` are not traced.
 """
 
 from __future__ import annotations
@@ -23,32 +32,35 @@ import os
 from collections.abc import Mapping
 
 import flask
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.flask import FlaskInstrumentor
-from opentelemetry.instrumentation.grpc import (
-    GrpcInstrumentorClient,
-    GrpcInstrumentorServer,
-    filters,
-)
+from opentelemetry.instrumentation.grpc import GrpcInstrumentorClient, filters
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from kitcore import log
+from kitcore import log, spans
+from kitcore.sampling import DEFAULT_PER_SECOND, RateLimited, parent_based_rate_limited
 
 UNTRACED_URLS = "/healthz,/readyz,/metrics"
-"""HTTP paths (regular expressions, comma-separated) that get no spans."""
+"""HTTP paths (comma-separated) that get no spans."""
+
+DEFAULT_SAMPLER = "parentbased_ratelimited"
+"""The sampler when ``OTEL_TRACES_SAMPLER`` is not set."""
 
 _SAMPLERS = {
-    "always_on": lambda ratio: sampling.ALWAYS_ON,
-    "always_off": lambda ratio: sampling.ALWAYS_OFF,
+    "always_on": lambda arg: sampling.ALWAYS_ON,
+    "always_off": lambda arg: sampling.ALWAYS_OFF,
     "traceidratio": sampling.TraceIdRatioBased,
-    "parentbased_always_on": lambda ratio: sampling.DEFAULT_ON,
-    "parentbased_always_off": lambda ratio: sampling.DEFAULT_OFF,
+    "parentbased_always_on": lambda arg: sampling.DEFAULT_ON,
+    "parentbased_always_off": lambda arg: sampling.DEFAULT_OFF,
     "parentbased_traceidratio": sampling.ParentBasedTraceIdRatio,
+    "ratelimited": RateLimited,
+    "parentbased_ratelimited": parent_based_rate_limited,
 }
+_RATE_LIMITED = ("ratelimited", "parentbased_ratelimited")
 
 _log = logging.getLogger(__name__)
 
@@ -68,18 +80,25 @@ def traces_endpoint(environ: Mapping[str, str]) -> str | None:
 
 
 def sampler_from_env(environ: Mapping[str, str]) -> sampling.Sampler:
-    """The sampler named by ``OTEL_TRACES_SAMPLER`` (+ ``_ARG``); default parentbased_always_on."""
-    name = _env(environ, "OTEL_TRACES_SAMPLER").lower() or "parentbased_always_on"
+    """The sampler named by ``OTEL_TRACES_SAMPLER`` (+ ``_ARG``); default parentbased_ratelimited.
+
+    The argument is a ratio from 0 to 1 for the ratio samplers and new traces
+    per second (default 10) for the rate-limited ones.
+    """
+    name = _env(environ, "OTEL_TRACES_SAMPLER").lower() or DEFAULT_SAMPLER
     if name not in _SAMPLERS:
         raise ValueError(f"OTEL_TRACES_SAMPLER={name!r}: one of {', '.join(_SAMPLERS)}")
-    raw = _env(environ, "OTEL_TRACES_SAMPLER_ARG") or "1.0"
+    per_second = name in _RATE_LIMITED
+    raw = _env(environ, "OTEL_TRACES_SAMPLER_ARG") or str(DEFAULT_PER_SECOND if per_second else 1.0)
     try:
-        ratio = float(raw)
+        arg = float(raw)
     except ValueError:
-        ratio = -1.0
-    if not 0.0 <= ratio <= 1.0:
+        arg = -1.0
+    if per_second and not 0.0 <= arg < float("inf"):
+        raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={raw!r}: new traces per second, >= 0")
+    if not per_second and not 0.0 <= arg <= 1.0:
         raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={raw!r}: a ratio from 0 to 1")
-    return _SAMPLERS[name](ratio)
+    return _SAMPLERS[name](arg)
 
 
 def new_provider(
@@ -121,16 +140,26 @@ def enabled() -> bool:
     return isinstance(trace.get_tracer_provider(), TracerProvider)
 
 
-def instrument_flask(app: flask.Flask) -> None:
-    """Give every request to ``app`` a server span (continuing an incoming trace)."""
-    if enabled():
-        FlaskInstrumentor.instrument_app(app, excluded_urls=UNTRACED_URLS)
+def instrument_flask(app: flask.Flask, provider: TracerProvider | None = None) -> None:
+    """Give every request to ``app`` a server span (continuing an incoming trace)
+    and an ``X-Trace-Id`` response header; once per app. Spans come from
+    ``provider``, else from the global provider (nothing happens while tracing is off)."""
+    if isinstance(app.wsgi_app, spans.WSGIServerSpans) or not (provider or enabled()):
+        return
+    own_tracer = provider.get_tracer("kitcore") if provider else None
+    app.wsgi_app = spans.WSGIServerSpans(  # type: ignore[method-assign]
+        app.wsgi_app, UNTRACED_URLS.split(","), own_tracer)
 
 
 def instrument_grpc_server() -> None:
-    """Give every call to gRPC servers created from now on a server span."""
-    if enabled():
-        GrpcInstrumentorServer(filter_=filters.negate(filters.health_check())).instrument()
+    """Nothing to do: servers from ``kitcore.transport.grpc.new_server`` make their own
+    server spans whenever tracing is on (kept so that existing callers work)."""
+
+
+def current_context() -> otel_context.Context | None:
+    """The OpenTelemetry context of the current span, or None when no span is current."""
+    current = otel_context.get_current()
+    return current if trace.get_current_span(current).get_span_context().is_valid else None
 
 
 def instrument_grpc_client() -> None:
