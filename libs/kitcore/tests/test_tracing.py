@@ -312,3 +312,18 @@ def test_tracing_off_makes_no_spans_and_breaks_nothing():
         "provider": "ProxyTracerProvider",
         "flask_instrumented": False,
     }
+
+
+def test_a_malformed_grpc_request_is_refused_inside_its_server_span(exporter, grpc_target):
+    exporter.clear()
+    channel = grpc.insecure_channel(grpc_target)  # raw bytes
+    call = channel.unary_unary(f"/{SERVICE}/Echo")
+    with pytest.raises(grpc.RpcError) as refused:
+        call(b"\xff\xff\xff", timeout=5)
+    channel.close()
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    [span] = [s for s in _finished_spans(exporter, 1) if s.kind == SpanKind.SERVER]
+    assert span.name == f"/{SERVICE}/Echo"
+    assert span.attributes["rpc.system"] == "grpc"
+    assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert not span.status.is_ok

@@ -45,10 +45,11 @@ def _lenient(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
 
 def kit_method_handler(method: str, handler: Any, reject: Reject) -> Any:
     """``handler`` (of the full ``method`` name) with a lenient deserializer, its
-    behaviour refusing malformed requests and, for unary calls, traced."""
+    behaviour refusing malformed requests and, for unary calls, traced if
+    tracing is on now (as with any instrumentation, set tracing up first)."""
     if handler is None or handler.request_deserializer is None or not hasattr(handler, "_replace"):
         return handler
-    traced = not method.startswith(UNTRACED_PREFIX)
+    traced = not method.startswith(UNTRACED_PREFIX) and spans.tracer() is not None
     handler = handler._replace(request_deserializer=_lenient(handler.request_deserializer))
     if handler.unary_unary:
         return handler._replace(unary_unary=_unary(handler.unary_unary, method, reject, traced))
@@ -66,9 +67,7 @@ def _unary(behavior: Callable[..., Any], method: str, reject: Reject, traced: bo
         return {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
 
     def serve(request: Any, context: grpc.ServicerContext) -> Any:
-        span = None
-        if traced and spans.tracer() is not None:
-            span = spans.start(method, *_trace_headers(context), attributes)
+        span = spans.start(method, *_trace_headers(context), attributes) if traced else None
         if span is None:
             return _checked(behavior, request, context, method, reject)
         failed = True
