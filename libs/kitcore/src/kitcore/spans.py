@@ -1,14 +1,14 @@
 """Server spans: one span per incoming request, made by kitcore's transports.
 
 kitcore starts the server span of each hop itself instead of through
-OpenTelemetry's Flask and grpcio server instrumentations: one span, its
-attributes set in one call and only when the span is recorded, so a request
+OpenTelemetry's Flask and grpcio server instrumentations: one span, so a request
 whose trace is not sampled pays for an id, a sampling decision and a context
 switch, nothing more. The span is current while the request is served, so log
 lines carry its trace id and the client instrumentations pass the trace on
 (W3C ``traceparent``), sampled or not.
 
-- :func:`start` / :meth:`ServerSpan.finish`: the span of one request (used by
+- :func:`start` / :meth:`ServerSpan.finish`: the span of one request, its
+  attributes set in one call at the end, only when recorded (used by
   :class:`WSGIServerSpans` and by ``kitcore.transport.grpc``'s servers).
 - :class:`WSGIServerSpans`: wraps a WSGI app; every request but the untraced
   paths gets a span and an ``X-Trace-Id`` response header.
@@ -68,13 +68,16 @@ class ServerSpan:
         """The trace id as 32 hex digits."""
         return format(self.span.get_span_context().trace_id, "032x")
 
-    def finish(self, name: str | None, attributes: Mapping[str, Any], error: bool) -> None:
-        """Rename (when ``name``), annotate and end the span; it stops being current."""
+    def finish(self, name: str | None, attributes: Callable[[], Mapping[str, Any]],
+               error: bool) -> None:
+        """End the span; it stops being current. A recorded span is first renamed (when
+        ``name``), gets every attribute from ``attributes()`` in one call, and an error
+        status when ``error``."""
         span = self.span
         if span.is_recording():
             if name:
                 span.update_name(name)
-            span.set_attributes(attributes)
+            span.set_attributes(attributes())
             if error:
                 span.set_status(Status(StatusCode.ERROR))
         span.end()
@@ -85,14 +88,10 @@ def start(
     name: str,
     traceparent: str | None,
     tracestate: str | None,
-    attributes: Callable[[], Mapping[str, Any]],
     own_tracer: trace.Tracer | None = None,
 ) -> ServerSpan | None:
-    """Start the server span ``name`` under the caller's trace (if any); None if tracing is off.
-
-    ``attributes`` is called only when the span is recorded. ``own_tracer``
-    replaces the global provider's.
-    """
+    """Start the server span ``name`` under the caller's trace (if any) and make it
+    current; None if tracing is off. ``own_tracer`` replaces the global provider's."""
     kit_tracer = own_tracer or tracer()
     if kit_tracer is None:
         return None
@@ -103,8 +102,6 @@ def start(
             carrier["tracestate"] = tracestate
         parent = propagate.extract(carrier)
     span = kit_tracer.start_span(name, context=parent, kind=SpanKind.SERVER)
-    if span.is_recording():
-        span.set_attributes(attributes())
     return ServerSpan(span, trace.set_span_in_context(span, parent))
 
 
@@ -124,7 +121,7 @@ class WSGIServerSpans:
             return self.app(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
         span = start(method, environ.get("HTTP_TRACEPARENT"), environ.get("HTTP_TRACESTATE"),
-                     lambda: _request_attributes(environ, method), self.tracer)
+                     self.tracer)
         if span is None:
             return self.app(environ, start_response)
         environ[CONTEXT_KEY] = span.context
@@ -142,22 +139,20 @@ class WSGIServerSpans:
             code = status[-1] if status else 500
             route = environ.get(ROUTE_KEY)
             span.finish(f"{method} {route}" if route else None,
-                        _response_attributes(route, code), code >= 500)
+                        lambda: _http_attributes(environ, method, route, code), code >= 500)
 
 
-def _request_attributes(environ: Mapping[str, Any], method: str) -> dict[str, Any]:
-    return {
+def _http_attributes(environ: Mapping[str, Any], method: str, route: str | None,
+                     code: int) -> dict[str, Any]:
+    attributes = {
         "http.request.method": method,
         "url.path": environ.get("PATH_INFO", ""),
         "url.scheme": environ.get("wsgi.url_scheme", "http"),
         "server.address": environ.get("SERVER_NAME", ""),
         "client.address": environ.get("REMOTE_ADDR", ""),
         "user_agent.original": environ.get("HTTP_USER_AGENT", ""),
+        "http.response.status_code": code,
     }
-
-
-def _response_attributes(route: str | None, code: int) -> dict[str, Any]:
-    attributes: dict[str, Any] = {"http.response.status_code": code}
     if route:
         attributes["http.route"] = route
     return attributes

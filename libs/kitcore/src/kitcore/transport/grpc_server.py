@@ -63,11 +63,8 @@ def kit_method_handler(method: str, handler: Any, reject: Reject) -> Any:
 def _unary(behavior: Callable[..., Any], method: str, reject: Reject, traced: bool) -> Any:
     service, _, name = method.lstrip("/").partition("/")
 
-    def attributes() -> dict[str, str]:
-        return {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
-
     def serve(request: Any, context: grpc.ServicerContext) -> Any:
-        span = spans.start(method, *_trace_headers(context), attributes) if traced else None
+        span = spans.start(method, *_trace_headers(context)) if traced else None
         if span is None:
             return _checked(behavior, request, context, method, reject)
         failed = True
@@ -77,7 +74,8 @@ def _unary(behavior: Callable[..., Any], method: str, reject: Reject, traced: bo
             return reply
         finally:
             code = context.code() or (grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK)
-            span.finish(None, {"rpc.grpc.status_code": code.value[0]},
+            span.finish(None, lambda: {"rpc.system": "grpc", "rpc.service": service,
+                                       "rpc.method": name, "rpc.grpc.status_code": code.value[0]},
                         code is not grpc.StatusCode.OK)
 
     return serve
