@@ -169,49 +169,50 @@ def rows(redis: str | None, memory: InMemorySpanExporter) -> list[tuple[str, End
     logger = quiet_logger()
     direct = direct_logger()
     default_chain = chain(  # what the services wrap each endpoint in
-        metrics.middleware("bench", "get_book"),
-        log.middleware(direct, "get_book"),
-        faults.middleware(faults.FaultSettings()),
+        metrics.metrics_middleware("bench", "get_book"),
+        log.logging_middleware(direct, "get_book"),
+        faults.fault_middleware(faults.FaultSettings()),
         deadline_middleware(5.0),
     )
     server_chain = chain(
-        log.middleware(direct, "get_book"),
-        metrics.middleware("bench", "get_book"),
+        log.logging_middleware(direct, "get_book"),
+        metrics.metrics_middleware("bench", "get_book"),
         deadline_middleware(5.0),
-        ratelimit.erroring(ratelimit.Limiter("1000/second", name="bench-chain"),
+        ratelimit.erroring_limit_middleware(ratelimit.Limiter("1000/second", name="bench-chain"),
                            key=rotating_key(1000)),
         auth.jwt_middleware(verifier),
-        faults.middleware(faults.FaultSettings()),
+        faults.fault_middleware(faults.FaultSettings()),
     )
     table: list[tuple[str, Endpoint, Context]] = [
         ("bare function", bare, plain),
         ("deadline_middleware", deadline_middleware(5.0)(bare), plain),
-        ("circuit breaker (closed)", circuitbreaker.middleware("bench")(bare), plain),
+        ("circuit breaker (closed)", circuitbreaker.breaker_middleware("bench")(bare), plain),
         ("rate limit erroring, memory, admitted",
-         ratelimit.erroring(admit, key=rotating_key(1000))(bare), plain),
+         ratelimit.erroring_limit_middleware(admit, key=rotating_key(1000))(bare), plain),
         ("rate limit erroring, memory, rejected",
-         rejecting(ratelimit.erroring(refuse)(bare)), plain),
+         rejecting(ratelimit.erroring_limit_middleware(refuse)(bare)), plain),
     ]
     if redis:
         limiter = ratelimit.Limiter("1000000/hour", redis, name="bench-redis")
-        table.append(("rate limit erroring, redis, admitted",
-                      ratelimit.erroring(limiter, key=rotating_key(1000))(bare), plain))
+        redis_limited = ratelimit.erroring_limit_middleware(limiter, key=rotating_key(1000))
+        table.append(("rate limit erroring, redis, admitted", redis_limited(bare), plain))
     table += [
         ("jwt verify (HS256)", auth.jwt_middleware(verifier)(bare), bearer),
-        ("faults (error 0, latency 0)", faults.middleware(faults.FaultSettings())(bare), plain),
+        ("faults (error 0, latency 0)",
+         faults.fault_middleware(faults.FaultSettings())(bare), plain),
         ("server span, tracing off", span_middleware(None, "get_book")(bare), plain),
         ("server span, as shipped (unsampled)", span_middleware(shipped, "get_book")(bare),
          plain),
         ("server span, all sampled", span_middleware(every, "get_book")(bare), plain),
         ("otel start_as_current_span, sampled", otel_span_middleware(every, "get_book")(bare),
          plain),
-        ("log, success, unsampled (DEBUG: no line)", log.middleware(direct, "get_book")(bare),
-         plain),
+        ("log, success, unsampled (DEBUG: no line)",
+         log.logging_middleware(direct, "get_book")(bare), plain),
         ("log, sampled success, line written directly",
-         sampled(every, log.middleware(direct, "get_book")(bare)), plain),
+         sampled(every, log.logging_middleware(direct, "get_book")(bare)), plain),
         ("log, sampled success, through a LogRecord",
-         sampled(every, log.middleware(logger, "get_book")(bare)), plain),
-        ("metrics middleware", metrics.middleware("bench", "get_book")(bare), plain),
+         sampled(every, log.logging_middleware(logger, "get_book")(bare)), plain),
+        ("metrics middleware", metrics.metrics_middleware("bench", "get_book")(bare), plain),
         ("default chain (metrics, log, faults, deadline)", default_chain(bare), plain),
         ("default chain + span, as shipped",
          chain(span_middleware(shipped, "s"), default_chain)(bare), plain),

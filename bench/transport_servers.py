@@ -71,9 +71,9 @@ def get_book(ctx: Context, book_id: str) -> dict[str, Any]:
 def server_chain(endpoint: Endpoint, name: str) -> Endpoint:
     """``endpoint`` in the middlewares the book service wraps each of its endpoints in."""
     return chain(
-        metrics.middleware(SERVICE, name),
-        log.middleware(logging.getLogger(SERVICE), name),
-        faults.middleware(KNOBS),
+        metrics.metrics_middleware(SERVICE, name),
+        log.logging_middleware(logging.getLogger(SERVICE), name),
+        faults.fault_middleware(KNOBS),
         deadline_middleware(5.0),
     )(endpoint)
 

@@ -14,7 +14,7 @@
 #    and skipped while that tag exists. The root filesystems build in parallel,
 #    and the Python images start as soon as the Python base is ready. Jaeger has
 #    no Debian package: the local path uses the stand-in in docker/jaeger-standin.
-# 3. The service images (services/*/Dockerfile), built by compose from the
+# 3. The service images (docker/service.Dockerfile), built by compose from the
 #    compose file; Docker's layer cache makes a rebuild of unchanged code quick.
 #
 # Logs of the slow steps go to build/logs/. KIT_REBUILD=1 rebuilds the local
@@ -224,7 +224,8 @@ resolve_public() {
   done
 }
 
-# Rewrites our keys in .env, keeping any other settings the user put there.
+# Rewrites our keys in .env, keeping any other settings (and the secrets of
+# scripts/env-secrets.sh).
 write_env() {
   local var keys
   keys=$(IFS='|'; echo "${IMAGE_VARS[*]}")
@@ -235,6 +236,7 @@ write_env() {
       echo "$var=${CHOSEN[$var]}"
     done
   } >.env.tmp
+  chmod 600 .env.tmp  # it holds the stack's secrets too
   mv .env.tmp .env
 }
 
@@ -266,6 +268,8 @@ build_services() {
 
 main() {
   command -v docker >/dev/null 2>&1 || die "docker is not installed"
+  # Compose reads the whole file even to build, and the file requires the secrets.
+  scripts/env-secrets.sh
   wheelhouse
   local mode var locals=()
   mode=$(choose_mode)

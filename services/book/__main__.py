@@ -1,11 +1,12 @@
 """Run the book service: ``python -m book``.
 
-Reads the configuration once, builds store -> service -> endpoints ->
-transports, and hands them to :class:`kitcore.app.App`, which adds what every
-service serves (``/healthz``, ``/readyz``, ``/metrics``, ``/admin/faults``, the
-gRPC health service, tracing), registers in etcd when configured and stops
-gracefully on SIGTERM. With no settings at all it runs alone: SQLite in
-./book.db, HTTP on 8080, gRPC on 50051, no etcd, no tracing.
+:func:`build` wires store -> service -> endpoints -> transports into a
+:class:`kitcore.app.App`, which adds what every service serves (``/healthz``,
+``/readyz``, ``/metrics``, ``/admin/faults``, the gRPC health service,
+tracing), registers in etcd when configured and stops gracefully on SIGTERM.
+:func:`main` reads the configuration once and runs it; the tests run the same
+:func:`build`. With no settings at all it runs alone: SQLite in ./book.db,
+HTTP on 8080, gRPC on 50051, no etcd, no tracing.
 """
 
 from __future__ import annotations
@@ -24,27 +25,40 @@ DEFAULT_DATABASE_URL = "sqlite:///book.db"  # a file in the working directory
 DATABASE_WAIT = 30.0  # seconds to wait for PostgreSQL when the stack starts together
 
 
-def main() -> None:
-    """Wire the book service from the environment and serve until SIGTERM."""
-    config = KitConfig.from_env("book")
-    setup_process(config)  # JSON logs, and tracing when OTEL_* says so
-
-    store = BookStore(connect(config.database_url or DEFAULT_DATABASE_URL))
+def open_store(config: KitConfig) -> BookStore:
+    """The catalogue at ``DATABASE_URL``, once it answers: its table made, demo books in."""
+    store = BookStore(connect(config.database_url or DEFAULT_DATABASE_URL, config.service_name))
     store.wait_until_up(DATABASE_WAIT)
     store.create_schema()
     store.seed()
+    return store
+
+
+def build(config: KitConfig, store: BookStore | None = None) -> App:
+    """The book service wired from ``config``, ready to start or run.
+
+    ``store`` stands in for the one ``DATABASE_URL`` names (tests give book
+    replicas one store, as the stack gives them one database).
+    """
+    store = store or open_store(config)
     knobs = faults.FaultSettings(config.fault_error_rate, config.fault_latency_ms)
     endpoints = new_set(Catalogue(store, config.instance_id), knobs, config.request_timeout)
-
     readiness = health.Readiness()
     readiness.add_check("database", store.ping)
-    App(
+    return App(
         config,
         http_app=make_http_app(endpoints, config.instance_id),
         grpc_register=lambda server: add_to_server(server, endpoints),
         readiness=readiness,
         fault_settings=knobs,  # turned at /admin/faults while it runs
-    ).run()
+    )
+
+
+def main() -> None:
+    """Wire the book service from the environment and serve until SIGTERM."""
+    config = KitConfig.from_env("book")
+    setup_process(config)  # JSON logs, and tracing when OTEL_* says so
+    build(config).run()
 
 
 if __name__ == "__main__":

@@ -42,9 +42,9 @@ def new_set(service: BookService, fault_settings: faults.FaultSettings, timeout:
 
     def middlewares(name: str) -> Middleware:
         return chain(
-            metrics.middleware(SERVICE, name),  # count and time every call, failed ones too
-            log.middleware(logger, name),  # one JSON line per call
-            faults.middleware(fault_settings),  # demo knobs: injected errors and latency
+            metrics.metrics_middleware(SERVICE, name),  # count and time every call, failed ones too
+            log.logging_middleware(logger, name),  # one JSON line per call
+            faults.fault_middleware(fault_settings),  # demo knobs: injected errors and latency
             deadline_middleware(timeout),  # a call without a deadline gets `timeout` seconds
         )
 

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from kitcore import validate
 from kitcore.errors import FailedPrecondition, InvalidArgument, NotFound
-
-if TYPE_CHECKING:
-    from book.store import BookStore
 
 TITLE_MAX = 200
 AUTHOR_MAX = 100
@@ -130,10 +127,34 @@ class BookService(Protocol):
         ...
 
 
-class Catalogue:
-    """The plain implementation of :class:`BookService` over a :class:`BookStore`."""
+class BookRepository(Protocol):
+    """Where the catalogue keeps its books (``book.store.BookStore`` over SQL)."""
 
-    def __init__(self, store: BookStore, instance_id: str = "") -> None:
+    def get(self, book_id: str) -> Book | None:
+        """The book with this id, or None."""
+        ...
+
+    def get_many(self, ids: list[str]) -> list[Book]:
+        """The books among ``ids`` that exist, in no particular order."""
+        ...
+
+    def page(self, author: str, *, offset: int, limit: int) -> list[Book]:
+        """Books ordered by title (then id), by ``author`` if given (any letter case)."""
+        ...
+
+    def add(self, book: Book) -> None:
+        """Insert a new book."""
+        ...
+
+    def change_stock(self, book_id: str, delta: int) -> Book | None:
+        """Add ``delta`` to the stock unless it would go below zero; None if nothing changed."""
+        ...
+
+
+class Catalogue:
+    """The plain implementation of :class:`BookService` over a :class:`BookRepository`."""
+
+    def __init__(self, store: BookRepository, instance_id: str = "") -> None:
         self._store = store
         self._served_by = instance_id
 

@@ -1,9 +1,9 @@
 """Run the gateway: ``python -m gateway``.
 
-Reads the configuration once, wires backends -> service -> endpoints -> HTTP
-transport, and runs it with :class:`kitcore.app.App` (``/healthz``, ``/readyz``,
-``/metrics``, tracing, registration in etcd when configured, graceful SIGTERM).
-Nothing else happens here.
+:func:`build` wires backends -> service -> endpoints -> HTTP transport into a
+:class:`kitcore.app.App` (``/healthz``, ``/readyz``, ``/metrics``, tracing,
+registration in etcd when configured, graceful SIGTERM); :func:`main` reads
+the configuration once and runs it. The tests run the same :func:`build`.
 """
 
 from __future__ import annotations
@@ -23,28 +23,26 @@ from gateway.endpoints import Policy, new_set
 from gateway.service import GatewayService
 from gateway.transport_http import new_http_app
 from gateway.user_client import UserClient, user_methods
-from kitcore import auth, health, sd, tracing
+from kitcore import auth, sd
 from kitcore.app import App, setup_process
+from kitcore.concurrency import ConcurrencyLimiter
 from kitcore.ratelimit import Limiter
+from kitcore.transport import instrument
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 """The OpenAPI document served at ``/openapi.json``."""
 
-JWT_ISSUER = "kitcore-user"
-"""The ``iss`` of the tokens the user service signs."""
-
-JWT_AUDIENCE = "kitcore"
-"""The ``aud`` of the tokens the user service signs."""
-
 
 @dataclass
 class Gateway:
-    """A wired gateway: its Flask app, readiness, and the backends to close."""
+    """A wired gateway: the app that serves it, the backends to close after, its
+    concurrency limit."""
 
+    app: App
     http_app: flask.Flask
-    readiness: health.Readiness
     users: Backend
     books: Backend
+    concurrency: ConcurrencyLimiter | None = None
 
     def close(self) -> None:
         """Release the backends' instancers and connections."""
@@ -58,8 +56,8 @@ def build(cfg: GatewayConfig) -> Gateway:
     resilience = Resilience(
         attempts=cfg.retry_attempts,
         per_try_timeout=cfg.per_try_timeout,
-        breaker_fail_max=kit.breaker_fail_max,
-        breaker_reset_timeout=kit.breaker_reset_timeout,
+        breaker_fail_max=cfg.breaker_fail_max,
+        breaker_reset_timeout=cfg.breaker_reset_timeout,
     )
     timeout = kit.request_timeout
     users = Backend(
@@ -76,26 +74,38 @@ def build(cfg: GatewayConfig) -> Gateway:
     )
     svc = GatewayService(UserClient(users), BookClient(books))
     policy = Policy(
-        verifier=auth.JWTVerifier(secret=kit.jwt_secret, issuer=JWT_ISSUER, audience=JWT_AUDIENCE),
-        limiter=Limiter(kit.rate_limit, kit.ratelimit_storage, name="gateway"),
+        verifier=auth.JWTVerifier(
+            secret=kit.jwt_secret, issuer=kit.jwt_issuer, audience=kit.jwt_audience
+        ),
+        limiter=Limiter(cfg.rate_limit, cfg.ratelimit_storage, name="gateway"),
         request_timeout=timeout,
         logger=logging.getLogger("gateway"),
+        concurrency=_concurrency_limiter(kit.concurrency_limit, kit.concurrency_latency),
     )
-    readiness = health.Readiness()
     openapi = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
-    return Gateway(new_http_app(new_set(svc, policy), openapi), readiness, users, books)
+    http_app = new_http_app(new_set(svc, policy), openapi)
+    return Gateway(App(kit, http_app=http_app), http_app, users, books, policy.concurrency)
+
+
+def _concurrency_limiter(limit: int, latency: float) -> ConcurrencyLimiter | None:
+    """One limit for all routes; 0 turns it off."""
+    if limit == 0:
+        return None
+    return ConcurrencyLimiter(
+        limit, min_limit=min(2, limit), target_latency=latency, name="gateway"
+    )
 
 
 def main() -> None:
     """Read the configuration, set up tracing, wire the gateway and serve until SIGTERM."""
     cfg = GatewayConfig.from_env()
     setup_process(cfg.kit)  # JSON logs, and tracing when OTEL_* says so
-    # Client spans for both hops (nothing when tracing is off), before any channel or session.
-    tracing.instrument_requests()
-    tracing.instrument_grpc_client()
+    # Client spans of the gRPC hop (nothing when tracing is off), before any channel;
+    # kitcore's HTTP client makes its own.
+    instrument.instrument_grpc_client()
     gateway = build(cfg)
     try:
-        App(cfg.kit, http_app=gateway.http_app, readiness=gateway.readiness).run()
+        gateway.app.run()
     finally:
         gateway.close()
 

@@ -1,16 +1,17 @@
 """Run the template service: ``python -m template``.
 
-Reads the configuration once, builds store -> service -> endpoints ->
-transports, and hands them to :class:`kitcore.app.App`, which adds what every
-service serves (``/healthz``, ``/readyz``, ``/metrics``, ``/admin/faults``, the
-gRPC health service, tracing), registers in etcd when configured and stops
-gracefully on SIGTERM. With no settings at all it runs alone: SQLite in
+:func:`build` wires store -> service -> endpoints -> transports into a
+:class:`kitcore.app.App`, which adds what every service serves (``/healthz``,
+``/readyz``, ``/metrics``, the gRPC health service,
+tracing), registers in etcd when configured and stops gracefully on SIGTERM.
+:func:`main` reads the configuration once and runs it; the tests run the same
+:func:`build`. With no settings at all it runs alone: SQLite in
 ./template.db, HTTP on 8080, gRPC on 50051, no etcd, no tracing.
 """
 
 from __future__ import annotations
 
-from kitcore import faults, health
+from kitcore import health
 from kitcore.app import App, setup_process
 from kitcore.config import KitConfig
 from kitcore.sql import connect
@@ -24,26 +25,36 @@ DEFAULT_DATABASE_URL = "sqlite:///template.db"  # a file in the working director
 DATABASE_WAIT = 30.0  # seconds to wait for PostgreSQL when the stack starts together
 
 
-def main() -> None:
-    """Wire the service from the environment and serve until SIGTERM."""
-    config = KitConfig.from_env("template")
-    setup_process(config)  # JSON logs, and tracing when OTEL_* says so
-
-    store = ItemStore(connect(config.database_url or DEFAULT_DATABASE_URL))
+def open_store(config: KitConfig) -> ItemStore:
+    """The items at ``DATABASE_URL``, once it answers, their table made."""
+    store = ItemStore(connect(config.database_url or DEFAULT_DATABASE_URL, config.service_name))
     store.wait_until_up(DATABASE_WAIT)
     store.create_schema()
-    knobs = faults.FaultSettings(config.fault_error_rate, config.fault_latency_ms)
-    endpoints = new_set(Items(store, config.instance_id), knobs, config.request_timeout)
+    return store
 
+
+def build(config: KitConfig, store: ItemStore | None = None) -> App:
+    """The service wired from ``config``, ready to start or run.
+
+    ``store`` stands in for the one ``DATABASE_URL`` names (a test's own).
+    """
+    store = store or open_store(config)
+    endpoints = new_set(Items(store, config.instance_id), config.request_timeout)
     readiness = health.Readiness()
     readiness.add_check("database", store.ping)
-    App(
+    return App(
         config,
         http_app=make_http_app(endpoints, config.instance_id),
         grpc_register=lambda server: add_to_server(server, endpoints),
         readiness=readiness,
-        fault_settings=knobs,  # turned at /admin/faults while it runs
-    ).run()
+    )
+
+
+def main() -> None:
+    """Wire the service from the environment and serve until SIGTERM."""
+    config = KitConfig.from_env("template")
+    setup_process(config)  # JSON logs, and tracing when OTEL_* says so
+    build(config).run()
 
 
 if __name__ == "__main__":

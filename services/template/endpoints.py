@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from kitcore import faults, log, metrics
+from kitcore import log, metrics
 from kitcore.endpoint import Context, Endpoint, Middleware, chain, deadline_middleware
 from template.service import CreateItemRequest, GetItemRequest, ItemReply, TemplateService
 
@@ -24,17 +24,14 @@ class Set:
     create_item: Endpoint
 
 
-def new_set(
-    service: TemplateService, fault_settings: faults.FaultSettings, timeout: float
-) -> Set:
+def new_set(service: TemplateService, timeout: float) -> Set:
     """The service's endpoints, each wrapped in its middlewares (outermost first)."""
     logger = logging.getLogger(SERVICE)
 
     def middlewares(name: str) -> Middleware:
         return chain(
-            metrics.middleware(SERVICE, name),  # count and time every call, failed ones too
-            log.middleware(logger, name),  # one JSON line per call
-            faults.middleware(fault_settings),  # demo knobs: injected errors and latency
+            metrics.metrics_middleware(SERVICE, name),  # count and time every call, failed ones too
+            log.logging_middleware(logger, name),  # one JSON line per call
             deadline_middleware(timeout),  # a call without a deadline gets `timeout` seconds
         )
 

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from kitcore import validate
 from kitcore.errors import NotFound
-
-if TYPE_CHECKING:
-    from template.store import ItemStore
 
 NAME_MAX = 100
 
@@ -66,10 +63,22 @@ class TemplateService(Protocol):
         ...
 
 
-class Items:
-    """The plain implementation of :class:`TemplateService` over an :class:`ItemStore`."""
+class ItemRepository(Protocol):
+    """Where the items are kept (``template.store.ItemStore`` over SQL)."""
 
-    def __init__(self, store: ItemStore, instance_id: str = "") -> None:
+    def get(self, item_id: str) -> Item | None:
+        """The item with this id, or None."""
+        ...
+
+    def add(self, item: Item) -> None:
+        """Insert a new item."""
+        ...
+
+
+class Items:
+    """The plain implementation of :class:`TemplateService` over an :class:`ItemRepository`."""
+
+    def __init__(self, store: ItemRepository, instance_id: str = "") -> None:
         self._store = store
         self._served_by = instance_id
 

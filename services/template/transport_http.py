@@ -21,7 +21,7 @@ MAX_BODY_BYTES = 16 * 1024  # an item is a few hundred bytes
 
 
 def make_http_app(endpoints: Set, instance_id: str) -> flask.Flask:
-    """A Flask app serving the endpoints; main adds health, metrics and admin routes."""
+    """A Flask app serving the endpoints; main adds health and metrics routes."""
     app = http.new_app(SERVICE, max_body_bytes=MAX_BODY_BYTES, served_by=instance_id)
     http.route(app, "/items/<item_id>", ["GET"], endpoints.get_item, decode_get_item,
                name="get_item")

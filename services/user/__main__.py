@@ -1,11 +1,12 @@
 """Run the user service: ``python -m user``.
 
-Reads the configuration once, builds store -> service -> endpoints ->
-transports, and hands them to :class:`kitcore.app.App`, which adds what every
-service serves (``/healthz``, ``/readyz``, ``/metrics``, ``/admin/faults``, the
-gRPC health service, tracing), registers in etcd when configured and stops
-gracefully on SIGTERM. With no settings at all it runs alone: SQLite in
-./user.db, HTTP on 8080, gRPC on 50051, no etcd, no tracing.
+:func:`build` wires store -> service -> endpoints -> transports into a
+:class:`kitcore.app.App`, which adds what every service serves (``/healthz``,
+``/readyz``, ``/metrics``, ``/admin/faults``, the gRPC health service,
+tracing), registers in etcd when configured and stops gracefully on SIGTERM.
+:func:`main` reads the configuration once and runs it; the tests run the same
+:func:`build`. With no settings at all it runs alone: SQLite in ./user.db,
+HTTP on 8080, gRPC on 50051, no etcd, no tracing.
 """
 
 from __future__ import annotations
@@ -24,32 +25,44 @@ from user.transport_http import make_http_app
 DEFAULT_DATABASE_URL = "sqlite:///user.db"  # a file in the working directory
 DATABASE_WAIT = 30.0  # seconds to wait for PostgreSQL when the stack starts together
 TOKEN_TTL = 3600  # a login token is valid for one hour
-JWT_ISSUER, JWT_AUDIENCE = "kitcore-user", "kitcore"  # what the gateway's verifier expects
+
+
+def open_store(config: KitConfig) -> UserStore:
+    """The accounts at ``DATABASE_URL``, once it answers, their tables made."""
+    store = UserStore(connect(config.database_url or DEFAULT_DATABASE_URL, config.service_name))
+    store.wait_until_up(DATABASE_WAIT)
+    store.create_schema()
+    return store
+
+
+def build(config: KitConfig, store: UserStore | None = None) -> App:
+    """The user service wired from ``config``, ready to start or run.
+
+    ``store`` stands in for the one ``DATABASE_URL`` names (a test's own).
+    """
+    store = store or open_store(config)
+    # The gateway checks the same secret, issuer and audience (KIT_JWT_*).
+    issuer = JWTIssuer(config.jwt_secret, "HS256", issuer=config.jwt_issuer,
+                       audience=config.jwt_audience, ttl=TOKEN_TTL)
+    knobs = faults.FaultSettings(config.fault_error_rate, config.fault_latency_ms)
+    endpoints = new_set(Accounts(store, issuer, config.instance_id), knobs,
+                        config.request_timeout)
+    readiness = health.Readiness()
+    readiness.add_check("database", store.ping)
+    return App(
+        config,
+        http_app=make_http_app(endpoints, config.instance_id),
+        grpc_register=lambda server: add_to_server(server, endpoints),
+        readiness=readiness,
+        fault_settings=knobs,  # turned at /admin/faults while it runs
+    )
 
 
 def main() -> None:
     """Wire the user service from the environment and serve until SIGTERM."""
     config = KitConfig.from_env("user")
     setup_process(config)  # JSON logs, and tracing when OTEL_* says so
-
-    store = UserStore(connect(config.database_url or DEFAULT_DATABASE_URL))
-    store.wait_until_up(DATABASE_WAIT)
-    store.create_schema()
-    issuer = JWTIssuer(config.jwt_secret, "HS256", issuer=JWT_ISSUER, audience=JWT_AUDIENCE,
-                       ttl=TOKEN_TTL)
-    knobs = faults.FaultSettings(config.fault_error_rate, config.fault_latency_ms)
-    endpoints = new_set(Accounts(store, issuer, config.instance_id), knobs,
-                        config.request_timeout)
-
-    readiness = health.Readiness()
-    readiness.add_check("database", store.ping)
-    App(
-        config,
-        http_app=make_http_app(endpoints, config.instance_id),
-        grpc_register=lambda server: add_to_server(server, endpoints),
-        readiness=readiness,
-        fault_settings=knobs,  # turned at /admin/faults while it runs
-    ).run()
+    build(config).run()
 
 
 if __name__ == "__main__":

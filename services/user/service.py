@@ -12,18 +12,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from kitcore import validate
 from kitcore.errors import AlreadyExists, NotFound, Unauthenticated
 
-if TYPE_CHECKING:
-    from user.store import UserStore
-
 NAME_MAX = 100
 PASSWORD_MIN, PASSWORD_MAX = 8, 128  # bounded: hashing megabytes would be a cheap attack
+LOGIN_PASSWORD_MAX = 1024  # a login checks any length up to this against the hash
 _HASH_METHOD = "scrypt"
 
 
@@ -148,10 +146,34 @@ class UserService(Protocol):
         ...
 
 
-class Accounts:
-    """The plain implementation of :class:`UserService` over a :class:`UserStore`."""
+class UserRepository(Protocol):
+    """Where accounts and shelves are kept (``user.store.UserStore`` over SQL)."""
 
-    def __init__(self, store: UserStore, issuer: TokenIssuer, instance_id: str = "") -> None:
+    def add(self, user: User, password_hash: str) -> bool:
+        """Insert an account; False if its email is taken."""
+        ...
+
+    def get(self, user_id: str) -> User | None:
+        """The account with this id, or None."""
+        ...
+
+    def find_by_email(self, email: str) -> tuple[User, str] | None:
+        """The account with this (lower-case) email and its password hash, or None."""
+        ...
+
+    def shelf(self, user_id: str) -> list[str] | None:
+        """The book ids on the user's shelf, oldest first; None for an unknown user."""
+        ...
+
+    def add_to_shelf(self, user_id: str, book_id: str) -> list[str] | None:
+        """Put a book on the shelf unless it is there; the shelf after, None for an unknown user."""
+        ...
+
+
+class Accounts:
+    """The plain implementation of :class:`UserService` over a :class:`UserRepository`."""
+
+    def __init__(self, store: UserRepository, issuer: TokenIssuer, instance_id: str = "") -> None:
         self._store = store
         self._issuer = issuer
         self._served_by = instance_id
@@ -167,7 +189,11 @@ class Accounts:
             email=_check_email(request.email),
         )
         password = _check_password(request.password)
-        if not self._store.add(user, generate_password_hash(password, _HASH_METHOD)):
+        # Checked before hashing (the costly part), so a sign-up retried after a
+        # timeout answers 409 at once instead of hashing again; add() still
+        # refuses a duplicate that races this check.
+        if self._store.find_by_email(user.email) is not None or not self._store.add(
+                user, generate_password_hash(password, _HASH_METHOD)):
             raise EmailTaken(f"an account with email {user.email} exists already")
         return UserReply(user, self._served_by)
 
@@ -182,7 +208,7 @@ class Accounts:
     def login(self, request: LoginRequest) -> LoginReply:
         """A token for the right password; WrongPassword otherwise."""
         email = _check_email(request.email)
-        password = _check_password(request.password)
+        password = validate.password_attempt(request.password, max_len=LOGIN_PASSWORD_MAX)
         found = self._store.find_by_email(email)
         password_hash = found[1] if found else self._dummy_hash
         if not check_password_hash(password_hash, password) or found is None:

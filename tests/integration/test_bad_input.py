@@ -19,6 +19,8 @@ import pytest
 from integration.api import User
 from integration.stack import Stack
 
+from kitcore.config import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER
+
 _NO_JSON = object()
 MAX_BODY = 64 * 1024
 """The gateway's documented body limit (64 KiB)."""
@@ -174,7 +176,7 @@ def _authorization(case: Case, people: _Fixtures) -> dict[str, str]:
     if case.auth == "me":
         return people.me.auth
     if case.auth.startswith("forged:"):
-        claims = {"sub": people.me.id, "iss": "kitcore-user", "aud": "kitcore",
+        claims = {"sub": people.me.id, "iss": DEFAULT_JWT_ISSUER, "aud": DEFAULT_JWT_AUDIENCE,
                   "iat": int(time.time()), "exp": int(time.time()) + 600}
         if case.auth == "forged:none":
             return {"Authorization": "Bearer " + jwt.encode(claims, None, algorithm="none")}

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kitcore import auth, errors
 from kitcore.endpoint import Context
+from kitcore.transport import http_admin
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 
@@ -195,7 +196,7 @@ def test_basic_auth_flask_decorator():
     app = flask.Flask("admin")  # a plain Flask app: the decorator encodes its own 401
 
     @app.get("/admin")
-    @auth.basic_auth_required("admin", "s3cret")
+    @http_admin.basic_auth_required("admin", "s3cret")
     def admin():
         return {"ok": True}
 

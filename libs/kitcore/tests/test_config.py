@@ -8,11 +8,15 @@ import socket
 import pytest
 
 from kitcore.config import (
+    DEFAULT_JWT_AUDIENCE,
+    DEFAULT_JWT_ISSUER,
     DEFAULT_JWT_SECRET,
     KitConfig,
     env_float,
     env_int,
     env_list,
+    env_rate,
+    env_storage_uri,
     env_str,
 )
 
@@ -27,18 +31,13 @@ def test_defaults_let_a_service_run_alone():
     assert config.etcd_endpoints == ()
     assert config.register_ttl == 10
     assert config.jwt_secret == DEFAULT_JWT_SECRET
-    assert config.rate_limit == "20/second"
-    assert config.ratelimit_storage == "memory://"
-    assert (config.breaker_fail_max, config.breaker_reset_timeout) == (5, 10.0)
+    assert (config.jwt_issuer, config.jwt_audience) == (DEFAULT_JWT_ISSUER, DEFAULT_JWT_AUDIENCE)
     assert (config.admin_user, config.admin_password) == ("admin", "")
     assert (config.fault_error_rate, config.fault_latency_ms) == (0.0, 0)
     assert config.log_level == "INFO"
     assert config.database_url == ""
     assert config.request_timeout == 5.0
     assert config.shutdown_grace == 10.0
-    assert config.otel_service_name == "book"
-    assert config.otel_exporter_otlp_endpoint == ""
-    assert config.otel_exporter_otlp_protocol == "http/protobuf"
 
 
 def test_every_variable_is_read():
@@ -51,10 +50,8 @@ def test_every_variable_is_read():
         "KIT_ETCD_ENDPOINTS": "etcd:2379, etcd-2:2379,",
         "KIT_REGISTER_TTL": "5",
         "KIT_JWT_SECRET": "s3cret-s3cret-s3cret-s3cret-s3cret",
-        "KIT_RATE_LIMIT": "100 per minute",
-        "KIT_RATELIMIT_STORAGE": "redis://redis:6379/0",
-        "KIT_BREAKER_FAIL_MAX": "3",
-        "KIT_BREAKER_RESET_TIMEOUT": "2.5",
+        "KIT_JWT_ISSUER": "accounts",
+        "KIT_JWT_AUDIENCE": "shop",
         "KIT_ADMIN_USER": "root",
         "KIT_ADMIN_PASSWORD": "pw",
         "KIT_FAULT_ERROR_RATE": "0.25",
@@ -63,9 +60,6 @@ def test_every_variable_is_read():
         "DATABASE_URL": "postgresql+psycopg://kit:kit@postgres/book",
         "KIT_REQUEST_TIMEOUT": "2",
         "KIT_SHUTDOWN_GRACE": "3",
-        "OTEL_SERVICE_NAME": "book-svc",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4318",
-        "OTEL_TRACES_SAMPLER": "always_on",
     }
     config = KitConfig.from_env("ignored", environ)
     assert config.service_name == "book"
@@ -76,17 +70,18 @@ def test_every_variable_is_read():
     assert config.etcd_endpoints == ("etcd:2379", "etcd-2:2379")
     assert config.register_ttl == 5
     assert config.jwt_secret == "s3cret-s3cret-s3cret-s3cret-s3cret"
-    assert config.rate_limit == "100 per minute"
-    assert config.ratelimit_storage == "redis://redis:6379/0"
-    assert (config.breaker_fail_max, config.breaker_reset_timeout) == (3, 2.5)
+    assert (config.jwt_issuer, config.jwt_audience) == ("accounts", "shop")
     assert (config.admin_user, config.admin_password) == ("root", "pw")
     assert (config.fault_error_rate, config.fault_latency_ms) == (0.25, 150)
     assert config.log_level == "DEBUG"
     assert config.database_url == "postgresql+psycopg://kit:kit@postgres/book"
     assert (config.request_timeout, config.shutdown_grace) == (2.0, 3.0)
-    assert config.otel_service_name == "book-svc"
-    assert config.otel_exporter_otlp_endpoint == "http://jaeger:4318"
-    assert config.otel_traces_sampler == "always_on"
+
+
+def test_config_holds_no_setting_only_one_service_or_tracing_reads():
+    names = {field.name for field in dataclasses.fields(KitConfig)}
+    assert not {"rate_limit", "ratelimit_storage", "breaker_fail_max"} & names  # the gateway's
+    assert not {name for name in names if name.startswith("otel_")}  # kitcore.tracing's
 
 
 def test_ports_default_per_service():
@@ -116,11 +111,6 @@ def test_config_is_frozen():
         ("KIT_REGISTER_TTL", "1.5"),
         ("KIT_ETCD_ENDPOINTS", "etcd"),
         ("KIT_ETCD_ENDPOINTS", "etcd:port"),
-        ("KIT_RATE_LIMIT", "2.0"),
-        ("KIT_RATE_LIMIT", "fast"),
-        ("KIT_RATELIMIT_STORAGE", "mongodb://x"),
-        ("KIT_BREAKER_FAIL_MAX", "0"),
-        ("KIT_BREAKER_RESET_TIMEOUT", "soon"),
         ("KIT_FAULT_ERROR_RATE", "2.0"),
         ("KIT_FAULT_ERROR_RATE", "-0.1"),
         ("KIT_FAULT_ERROR_RATE", "nan"),
@@ -135,6 +125,27 @@ def test_bad_value_names_the_variable(name, value):
     with pytest.raises(ValueError, match=name) as raised:
         KitConfig.from_env("book", {name: value})
     assert repr(value.strip()) in str(raised.value) or value in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("read", "name", "value"),
+    [
+        (env_rate, "KIT_RATE_LIMIT", "2.0"),
+        (env_rate, "KIT_RATE_LIMIT", "fast"),
+        (env_storage_uri, "KIT_RATELIMIT_STORAGE", "mongodb://x"),
+    ],
+)
+def test_rate_helpers_name_the_variable(read, name, value):
+    with pytest.raises(ValueError, match=name):
+        read(name, "1/second", {name: value})
+
+
+def test_rate_helpers_read_or_default():
+    assert env_rate("R", "20/second", {"R": "100 per minute"}) == "100 per minute"
+    assert env_rate("R", "20/second", {}) == "20/second"
+    assert env_storage_uri("S", "memory://", {"S": "redis://redis:6379/0"}) == (
+        "redis://redis:6379/0"
+    )
 
 
 def test_helpers_read_a_service_own_settings():

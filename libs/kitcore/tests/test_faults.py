@@ -10,6 +10,7 @@ import pytest
 
 from kitcore import errors, faults
 from kitcore.endpoint import Context
+from kitcore.transport import http_admin
 from kitcore.transport.http import new_app
 
 CTX = Context.background()
@@ -17,7 +18,7 @@ AUTH = {"Authorization": "Basic " + base64.b64encode(b"admin:s3cret").decode()}
 
 
 def _outcomes(settings: faults.FaultSettings, calls: int) -> int:
-    endpoint = faults.middleware(settings)(lambda ctx, req: "ok")
+    endpoint = faults.fault_middleware(settings)(lambda ctx, req: "ok")
     failed = 0
     for _ in range(calls):
         try:
@@ -45,14 +46,14 @@ def test_same_seed_same_failures():
 
 
 def test_latency_is_added():
-    endpoint = faults.middleware(faults.FaultSettings(latency_ms=200))(lambda ctx, req: "ok")
+    endpoint = faults.fault_middleware(faults.FaultSettings(latency_ms=200))(lambda ctx, req: "ok")
     started = time.monotonic()
     assert endpoint(CTX, None) == "ok"
     assert time.monotonic() - started >= 0.19
 
 
 def test_latency_never_outlasts_the_deadline():
-    endpoint = faults.middleware(faults.FaultSettings(latency_ms=5000))(lambda ctx, req: "ok")
+    endpoint = faults.fault_middleware(faults.FaultSettings(latency_ms=5000))(lambda ctx, req: "ok")
     started = time.monotonic()
     with pytest.raises(errors.DeadlineExceeded):
         endpoint(CTX.with_timeout(0.2), None)
@@ -95,7 +96,7 @@ def test_settings_change_safely_while_calls_run():
 def admin():
     settings = faults.FaultSettings()
     app = new_app("book")
-    faults.admin_routes(app, settings, "admin", "s3cret")
+    http_admin.fault_routes(app, settings, "admin", "s3cret")
     return settings, app.test_client()
 
 

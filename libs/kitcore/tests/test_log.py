@@ -111,7 +111,7 @@ def _endpoint(ctx: Context, request: str) -> str:
 def test_middleware_logs_one_line_per_call(lines, request_, level, outcome, error):
     logger, read = lines
     logger.setLevel(logging.DEBUG)
-    endpoint = log.middleware(logger, "get_book")(_endpoint)
+    endpoint = log.logging_middleware(logger, "get_book")(_endpoint)
     with contextlib.suppress(errors.KitError):
         endpoint(Context.background(), request_)
     [line] = read()
@@ -122,7 +122,7 @@ def test_middleware_logs_one_line_per_call(lines, request_, level, outcome, erro
 
 def test_middleware_logs_unexpected_errors_with_traceback_and_marks_them(lines):
     logger, read = lines
-    endpoint = log.middleware(logger, "get_book")(_endpoint)
+    endpoint = log.logging_middleware(logger, "get_book")(_endpoint)
     with pytest.raises(RuntimeError) as caught:
         endpoint(Context.background(), "boom")
     [line] = read()
@@ -134,7 +134,7 @@ def test_middleware_logs_unexpected_errors_with_traceback_and_marks_them(lines):
 
 def test_successes_log_at_info_only_when_their_trace_is_sampled(lines):
     logger, read = lines  # at INFO
-    endpoint = log.middleware(logger, "get_book")(_endpoint)
+    endpoint = log.logging_middleware(logger, "get_book")(_endpoint)
     endpoint(Context.background(), "b1")
     assert read() == []
     tracer = TracerProvider(sampler=sampling.ALWAYS_OFF).get_tracer("test")
@@ -151,7 +151,7 @@ def test_successes_log_at_info_only_when_their_trace_is_sampled(lines):
 
 def test_failures_log_with_the_trace_id_of_an_unsampled_trace(lines):
     logger, read = lines
-    endpoint = log.middleware(logger, "get_book")(_endpoint)
+    endpoint = log.logging_middleware(logger, "get_book")(_endpoint)
     tracer = TracerProvider(sampler=sampling.ALWAYS_OFF).get_tracer("test")
     with tracer.start_as_current_span("unsampled") as span, contextlib.suppress(errors.KitError):
         endpoint(Context.background(), "missing")
@@ -181,7 +181,7 @@ def test_a_call_line_written_directly_is_the_line_a_record_gives(root_handler, m
     emitted = []
     emit = log._handler.emit
     monkeypatch.setattr(log._handler, "emit", lambda record: (emitted.append(record), emit(record)))
-    endpoint = log.middleware(logger, "get_book")(_endpoint)
+    endpoint = log.logging_middleware(logger, "get_book")(_endpoint)
     tracer = TracerProvider().get_tracer("test")
     with tracer.start_as_current_span("work") as span:
         endpoint(Context.background(), "b1")

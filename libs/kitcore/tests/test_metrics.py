@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 
 from kitcore import errors, metrics
 from kitcore.endpoint import Context
-from kitcore.transport import http
+from kitcore.transport import http, http_admin
 
 
 def value(name: str, **labels: str) -> float:
@@ -36,7 +36,7 @@ def _endpoint(ctx: Context, request: str) -> str:
 
 
 def test_middleware_counts_by_outcome_and_times(service):
-    endpoint = metrics.middleware(service, "get_book")(_endpoint)
+    endpoint = metrics.metrics_middleware(service, "get_book")(_endpoint)
     endpoint(Context.background(), "b1")
     endpoint(Context.background(), "b2")
     with pytest.raises(errors.NotFound):
@@ -58,7 +58,7 @@ def test_in_flight_counts_running_calls(service):
         entered.set()
         release.wait(5)
 
-    endpoint = metrics.middleware(service, "slow")(slow)
+    endpoint = metrics.metrics_middleware(service, "slow")(slow)
     thread = threading.Thread(target=endpoint, args=(Context.background(), None))
     thread.start()
     entered.wait(5)
@@ -70,10 +70,10 @@ def test_in_flight_counts_running_calls(service):
 
 def test_metrics_route_and_rejections_before_an_endpoint(serve, service):
     app = http.new_app(service)
-    wrapped = metrics.middleware(service, "get_book")(lambda ctx, r: {"id": r})
+    wrapped = metrics.metrics_middleware(service, "get_book")(lambda ctx, r: {"id": r})
     http.route(app, "/books/<id>", ["GET"], wrapped, lambda r, p: p["id"], name="get_book")
     http.route(app, "/books", ["POST"], wrapped, lambda r, p: http.json_body(r), name="create")
-    metrics.metrics_route(app)
+    http_admin.metrics_route(app)
     served = serve(app)
 
     assert requests.get(served.url + "/books/b1").status_code == 200

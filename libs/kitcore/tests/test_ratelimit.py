@@ -52,19 +52,19 @@ def _admitted(endpoint, calls: int, ctx: Context = CTX) -> int:
 
 def test_exactly_the_budget_is_admitted_in_a_window(storage_uri):
     limiter = ratelimit.Limiter("5/minute", storage_uri, name=_name())
-    endpoint = ratelimit.erroring(limiter)(_ok)
+    endpoint = ratelimit.erroring_limit_middleware(limiter)(_ok)
     assert _admitted(endpoint, 12) == 5
 
 
 @pytest.mark.parametrize("strategy", ["fixed-window", "sliding-window-counter"])
 def test_other_strategies_keep_the_budget(strategy, storage_uri):
     limiter = ratelimit.Limiter("4/minute", storage_uri, strategy, name=_name())
-    assert _admitted(ratelimit.erroring(limiter)(_ok), 10) == 4
+    assert _admitted(ratelimit.erroring_limit_middleware(limiter)(_ok), 10) == 4
 
 
 def test_rejection_carries_retry_after_headers_and_is_counted():
     limiter = ratelimit.Limiter("3/minute", name=_name())
-    endpoint = ratelimit.erroring(limiter)(_ok)
+    endpoint = ratelimit.erroring_limit_middleware(limiter)(_ok)
     _admitted(endpoint, 3)
     with pytest.raises(errors.RateLimited) as caught:
         endpoint(CTX, None)
@@ -83,7 +83,7 @@ def test_rejection_carries_retry_after_headers_and_is_counted():
 
 def test_retry_after_is_at_least_one_second():
     limiter = ratelimit.Limiter("1/second", name=_name())
-    endpoint = ratelimit.erroring(limiter)(_ok)
+    endpoint = ratelimit.erroring_limit_middleware(limiter)(_ok)
     endpoint(CTX, None)
     with pytest.raises(errors.RateLimited) as caught:
         endpoint(CTX, None)
@@ -92,7 +92,7 @@ def test_retry_after_is_at_least_one_second():
 
 def test_budget_frees_when_the_window_moves():
     limiter = ratelimit.Limiter("2/second", name=_name())
-    endpoint = ratelimit.erroring(limiter)(_ok)
+    endpoint = ratelimit.erroring_limit_middleware(limiter)(_ok)
     assert _admitted(endpoint, 3) == 2
     time.sleep(1.2)
     assert _admitted(endpoint, 3) == 2
@@ -100,7 +100,7 @@ def test_budget_frees_when_the_window_moves():
 
 def test_keys_have_separate_budgets(storage_uri):
     limiter = ratelimit.Limiter("2/minute", storage_uri, name=_name())
-    endpoint = ratelimit.erroring(limiter, key=ratelimit.by_client_id)(_ok)
+    endpoint = ratelimit.erroring_limit_middleware(limiter, key=ratelimit.by_client_id)(_ok)
     alice = CTX.with_metadata({"X-Client-Id": "alice"})
     bob = CTX.with_metadata({"X-Client-Id": "bob"})
     assert _admitted(endpoint, 4, alice) == 2
@@ -123,14 +123,14 @@ def test_key_helpers():
 def test_two_processes_share_one_redis_budget(redis_server):
     name = _name()
     limiter = ratelimit.Limiter("10/minute", redis_server.url, name=name)
-    endpoint = ratelimit.erroring(limiter)(_ok)
+    endpoint = ratelimit.erroring_limit_middleware(limiter)(_ok)
     assert _admitted(endpoint, 6) == 6
     child = textwrap.dedent(
         f"""
         from kitcore import errors, ratelimit
         from kitcore.endpoint import Context
         limiter = ratelimit.Limiter("10/minute", {redis_server.url!r}, name={name!r})
-        endpoint = ratelimit.erroring(limiter)(lambda ctx, req: "ok")
+        endpoint = ratelimit.erroring_limit_middleware(limiter)(lambda ctx, req: "ok")
         admitted = 0
         for _ in range(10):
             try:
@@ -152,7 +152,7 @@ def test_storage_outage_admits_calls(caplog):
     server = RedisServer().start()
     try:
         limiter = ratelimit.Limiter("1/minute", server.url, name=_name())
-        endpoint = ratelimit.erroring(limiter)(_ok)
+        endpoint = ratelimit.erroring_limit_middleware(limiter)(_ok)
         assert _admitted(endpoint, 2) == 1
         server.stop()
         assert _admitted(endpoint, 3) == 3
@@ -163,7 +163,7 @@ def test_storage_outage_admits_calls(caplog):
 
 def test_delaying_waits_for_a_slot_within_the_deadline():
     limiter = ratelimit.Limiter("2/second", name=_name())
-    endpoint = ratelimit.delaying(limiter)(_ok)
+    endpoint = ratelimit.delaying_limit_middleware(limiter)(_ok)
     _admitted(endpoint, 2)
     started = time.monotonic()
     assert endpoint(CTX.with_timeout(5), None) == "ok"
@@ -172,7 +172,7 @@ def test_delaying_waits_for_a_slot_within_the_deadline():
 
 def test_delaying_never_waits_past_the_deadline():
     limiter = ratelimit.Limiter("2/minute", name=_name())
-    endpoint = ratelimit.delaying(limiter)(_ok)
+    endpoint = ratelimit.delaying_limit_middleware(limiter)(_ok)
     _admitted(endpoint, 2)
     started = time.monotonic()
     with pytest.raises(errors.RateLimited) as caught:
@@ -183,7 +183,7 @@ def test_delaying_never_waits_past_the_deadline():
 
 def test_delaying_admits_under_budget_without_waiting():
     limiter = ratelimit.Limiter("5/second", name=_name())
-    endpoint = ratelimit.delaying(limiter, key=ratelimit.by_client_id)(_ok)
+    endpoint = ratelimit.delaying_limit_middleware(limiter, key=ratelimit.by_client_id)(_ok)
     ctx = CTX.with_timeout(0.5).with_metadata({"x-client-id": "a"})
     assert [endpoint(ctx, None) for _ in range(5)] == ["ok"] * 5
 

@@ -21,13 +21,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from opentelemetry.util._once import Once
 
-from kitcore import tracing
+from kitcore import errors, tracing
 from kitcore.endpoint import Context
 from kitcore.sampling import RateLimited
 from kitcore.testing.grpc_server import serve_grpc
 from kitcore.testing.otlp import OTLPCollector
 from kitcore.transport import grpc as kgrpc
 from kitcore.transport import http as khttp
+from kitcore.transport import instrument
 
 SERVICE = "kitcore.test.Echo"
 
@@ -114,9 +115,9 @@ def exporter():
         trace.set_tracer_provider(provider)
     memory = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracing.instrument_grpc_server()
-    tracing.instrument_grpc_client()
-    tracing.instrument_requests()
+    instrument.instrument_grpc_server()
+    instrument.instrument_grpc_client()
+    instrument.instrument_requests()
     yield memory
     from opentelemetry.instrumentation.grpc import GrpcInstrumentorClient, GrpcInstrumentorServer
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
@@ -147,6 +148,8 @@ def _struct(value: dict) -> struct_pb2.Struct:
 
 def _backend(ctx: Context, request: dict) -> dict:
     """The gRPC side: reports the trace it runs in and the propagated header."""
+    if request.get("fail"):
+        raise errors.NotFound("no such thing")
     return {"trace_id": tracing.current_trace_id(), "traceparent": ctx.metadata.get("traceparent")}
 
 
@@ -174,7 +177,7 @@ def gateway(grpc_target, serve):
     )
     backend = kgrpc.ClientEndpoint(stub, _struct, json_format.MessageToDict)
     app = khttp.new_app("gateway")
-    tracing.instrument_flask(app)
+    instrument.instrument_flask(app)
     khttp.route(app, "/hop", ["GET"], lambda ctx, req: backend(ctx, {}), lambda r, p: None)
     yield serve(app).url
     channel.close()
@@ -218,6 +221,32 @@ def test_http_to_grpc_hop_is_one_trace(exporter, gateway):
     assert int(flags, 16) & 1  # sampled
 
 
+def test_grpc_replies_carry_the_trace_id_in_trailing_metadata(exporter, grpc_target):
+    """As HTTP's X-Trace-Id: a success and an error each name their own trace."""
+    exporter.clear()
+    with kgrpc.new_channel(grpc_target) as channel:
+        stub = channel.unary_unary(
+            f"/{SERVICE}/Echo",
+            request_serializer=struct_pb2.Struct.SerializeToString,
+            response_deserializer=struct_pb2.Struct.FromString,
+        )
+        _, call = stub.with_call(_struct({}), timeout=10)
+        ok = dict(call.trailing_metadata())
+        with pytest.raises(grpc.RpcError) as failed:
+            stub(_struct({"fail": True}), timeout=10)
+        error = dict(failed.value.trailing_metadata())
+        with pytest.raises(errors.NotFound) as rebuilt:
+            kgrpc.ClientEndpoint(stub, _struct, json_format.MessageToDict)(Context(), {"fail": 1})
+
+    spans = _finished_spans(exporter, 6)
+    served = {format(s.context.trace_id, "032x") for s in spans if s.kind == SpanKind.SERVER}
+    assert failed.value.code() == grpc.StatusCode.NOT_FOUND
+    assert error[kgrpc.ERROR_CODE_KEY] == "not_found"
+    assert len(ok["x-trace-id"]) == 32 and ok["x-trace-id"] != error["x-trace-id"]
+    assert {ok["x-trace-id"], error["x-trace-id"]} <= served
+    assert rebuilt.value.headers == {}  # the trace id is not an error header
+
+
 def test_request_without_trace_context_starts_one_at_the_server(exporter, gateway):
     exporter.clear()
     with urllib.request.urlopen(gateway + "/hop", timeout=10) as reply:  # not instrumented
@@ -234,7 +263,7 @@ def test_health_and_metrics_routes_are_not_traced(exporter, serve):
     exporter.clear()
     app = khttp.new_app("quiet")
     app.add_url_rule("/healthz", "healthz", lambda: "ok")
-    tracing.instrument_flask(app)
+    instrument.instrument_flask(app)
     url = serve(app).url
     with urllib.request.urlopen(url + "/healthz", timeout=10) as reply:
         assert reply.status == 200
@@ -251,11 +280,11 @@ _TRACING_OFF = textwrap.dedent(
     from kitcore import tracing
     from kitcore.testing.http_server import serve_in_thread
     from kitcore.testing.process import free_port
-    from kitcore.transport import grpc as kgrpc, http as khttp
+    from kitcore.transport import grpc as kgrpc, http as khttp, instrument
 
     assert tracing.setup("gateway", environ={{}}) is None
-    tracing.instrument_grpc_server(); tracing.instrument_grpc_client()
-    tracing.instrument_requests()
+    instrument.instrument_grpc_server(); instrument.instrument_grpc_client()
+    instrument.instrument_requests()
 
     def struct(value):
         message = struct_pb2.Struct(); message.update(value); return message
@@ -280,7 +309,7 @@ _TRACING_OFF = textwrap.dedent(
         response_deserializer=struct_pb2.Struct.FromString)
     client = kgrpc.ClientEndpoint(stub, struct, json_format.MessageToDict)
     app = khttp.new_app("gateway")
-    tracing.instrument_flask(app)
+    instrument.instrument_flask(app)
     khttp.route(app, "/hop", ["GET"], lambda ctx, req: client(ctx, {{}}), lambda r, p: None)
     served = serve_in_thread(app)
     reply = requests.get(served.url + "/hop", timeout=10)

@@ -19,10 +19,10 @@ import requests
 from opentelemetry.sdk.trace import TracerProvider, sampling
 from prometheus_client import REGISTRY
 
-from kitcore import errors, log, metrics, tracing
+from kitcore import errors, log, metrics
 from kitcore.endpoint import Context
 from kitcore.testing.process import free_port
-from kitcore.transport import http
+from kitcore.transport import http, instrument
 from kitcore.transport.http_server import HeaderMetadata
 
 JSON = {"Content-Type": "application/json"}
@@ -207,6 +207,21 @@ def test_unknown_route_is_404(server):
     assert error_of(response) == {"code": "not_found", "message": "no route for /nowhere"}
 
 
+@pytest.mark.parametrize("path", ["//books/b1", "/books//b1", "///books", "/books/b1/",
+                                  "/books/", "/books//"])
+def test_a_path_names_a_route_only_as_written(server, path):
+    """Doubled or trailing slashes are unknown routes (JSON 404), never redirects."""
+    response = requests.get(server.url + path + "?page=1", allow_redirects=False)
+    assert response.status_code == 404
+    assert error_of(response) == {"code": "not_found", "message": f"no route for {path}"}
+    assert response.headers["X-Served-By"] == "bookshop-1"
+
+
+def test_a_rule_ending_in_a_slash_is_refused():
+    with pytest.raises(ValueError, match="ends without a slash"):
+        http.route(flask.Flask("x"), "/shelves/", ["GET"], get_book, lambda r, p: p)
+
+
 def test_wrong_method_is_405_with_allow(server):
     response = requests.delete(server.url + "/books/b1")
     assert response.status_code == 405
@@ -351,7 +366,7 @@ def test_connection_reset_is_unavailable():
 
 def test_trace_id_on_every_response_when_a_span_is_active(serve):
     app = make_app()
-    tracing.instrument_flask(app, TracerProvider(sampler=sampling.ALWAYS_OFF))  # not sampled
+    instrument.instrument_flask(app, TracerProvider(sampler=sampling.ALWAYS_OFF))  # not sampled
     served = serve(app)
     ok = requests.get(served.url + "/books/b1")
     missing = requests.get(served.url + "/nowhere")
@@ -378,7 +393,7 @@ def _kit_records(caplog) -> list[logging.LogRecord]:
 def test_each_request_leaves_exactly_one_log_line(serve, caplog):
     caplog.set_level(logging.DEBUG)  # successes outside a sampled trace log at DEBUG
     logger = logging.getLogger("bookshop")
-    served = serve(make_app(wrap=log.middleware(logger, "get_book")))
+    served = serve(make_app(wrap=log.logging_middleware(logger, "get_book")))
     cases = [
         (lambda: requests.get(served.url + "/books/b1"), "bookshop", "ok"),
         (lambda: requests.get(served.url + "/books/missing"), "bookshop", "not_found"),
@@ -436,8 +451,8 @@ def test_an_unsampled_request_keeps_its_trace_id_in_the_header_and_the_log_line(
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        app = make_app(wrap=log.middleware(logger, "get_book"))
-        tracing.instrument_flask(app, TracerProvider(sampler=sampling.ALWAYS_OFF))
+        app = make_app(wrap=log.logging_middleware(logger, "get_book"))
+        instrument.instrument_flask(app, TracerProvider(sampler=sampling.ALWAYS_OFF))
         served = serve(app)
         missing = requests.get(served.url + "/books/missing")
     finally:
@@ -448,7 +463,7 @@ def test_an_unsampled_request_keeps_its_trace_id_in_the_header_and_the_log_line(
 
 
 def test_the_route_counts_by_its_name_and_outcome(serve):
-    app = make_app(wrap=metrics.middleware("bookshop", "get_book"))
+    app = make_app(wrap=metrics.metrics_middleware("bookshop", "get_book"))
     served = serve(app)
 
     def count(outcome: str) -> float:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from book.__main__ import build
 from book.service import Catalogue
 from book.store import BookStore
 
+from kitcore.app import App
 from kitcore.sql import connect
+from kitcore.testing.config import local_config
 from kitcore.testing.fixtures import database_url, postgres  # noqa: F401 (fixtures)
 
 
@@ -26,3 +29,10 @@ def catalogue(store: BookStore) -> Catalogue:
     """The service over an empty store, answering as instance "book-test"."""
     return Catalogue(store, "book-test")
 
+
+@pytest.fixture
+def served(store: BookStore) -> Iterator[App]:
+    """The service as main wires it (``build``) over ``store``, on free ports."""
+    app = build(local_config("book", {"KIT_INSTANCE_ID": "book-test"}), store).start()
+    yield app
+    app.stop()

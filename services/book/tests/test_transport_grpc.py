@@ -7,15 +7,11 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from book.endpoints import new_set
-from book.service import Catalogue
 from book.store import BookStore
-from book.transport_grpc import add_to_server
 
+from kitcore.app import App
 from kitcore.endpoint import Context
 from kitcore.errors import FailedPrecondition
-from kitcore.faults import FaultSettings
-from kitcore.testing.grpc_server import serve_grpc
 from kitcore.transport.grpc import ClientEndpoint
 from protos import book_pb2, book_pb2_grpc
 
@@ -23,12 +19,9 @@ DUNE = book_pb2.CreateBookRequest(title="Dune", author="Frank Herbert", year=196
 
 
 @pytest.fixture
-def channel(catalogue: Catalogue) -> Iterator[grpc.Channel]:
-    endpoints = new_set(catalogue, FaultSettings(), timeout=5.0)
-    served = serve_grpc(lambda server: add_to_server(server, endpoints))
-    with grpc.insecure_channel(served.address) as channel:
+def channel(served: App) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(served.config.grpc_address) as channel:
         yield channel
-    served.stop()
 
 
 @pytest.fixture

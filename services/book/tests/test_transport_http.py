@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import requests
-from book.endpoints import new_set
-from book.service import Catalogue
-from book.transport_http import MAX_BODY_BYTES, make_http_app
+from book.transport_http import MAX_BODY_BYTES
 
-from kitcore.faults import FaultSettings
-from kitcore.testing.http_server import serve_in_thread
+from kitcore.app import App
 
 DUNE = {"title": "Dune", "author": "Frank Herbert", "year": 1965, "stock": 3}
 
 
 @pytest.fixture
-def url(catalogue: Catalogue) -> Iterator[str]:
-    app = make_http_app(new_set(catalogue, FaultSettings(), timeout=5.0), "book-test")
-    served = serve_in_thread(app)
-    yield served.url
-    served.stop()
+def url(served: App) -> str:
+    return f"http://{served.config.http_address}"
 
 
 def _create(url: str, **fields: object) -> dict:

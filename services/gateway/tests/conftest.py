@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ from gateway.tests.backends import Backend, new_book_store, start_book, start_us
 
 from kitcore.app import App
 from kitcore.auth import JWTIssuer
-from kitcore.config import DEFAULT_JWT_SECRET
+from kitcore.config import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER, DEFAULT_JWT_SECRET
 from kitcore.testing.fixtures import etcd  # noqa: F401 (a fixture)
 from kitcore.testing.process import free_port
 
@@ -57,7 +58,7 @@ def start_gateway() -> Iterator[Callable[..., RunningGateway]]:
         }
         cfg = GatewayConfig.from_env(environ)
         wired = build(cfg)
-        app = App(cfg.kit, http_app=wired.http_app, readiness=wired.readiness).start()
+        app = wired.app.start()
         gateway = RunningGateway(f"http://127.0.0.1:{cfg.kit.http_port}", wired, app)
         running.append(gateway)
         return gateway
@@ -69,6 +70,16 @@ def start_gateway() -> Iterator[Callable[..., RunningGateway]]:
 
 
 @pytest.fixture
+def black_hole() -> Iterator[str]:
+    """An address that accepts connections and never answers."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", free_port()))
+    sock.listen(64)  # the kernel completes handshakes; nothing ever reads
+    yield f"127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
+
+
+@pytest.fixture
 def lone_gateway(start_gateway: Callable[..., RunningGateway]) -> RunningGateway:
     """A gateway whose backends are all down."""
     return start_gateway()
@@ -77,7 +88,8 @@ def lone_gateway(start_gateway: Callable[..., RunningGateway]) -> RunningGateway
 @pytest.fixture
 def token_for() -> Callable[[str], str]:
     """Sign a token for a user id as the user service would."""
-    issuer = JWTIssuer(DEFAULT_JWT_SECRET, issuer="kitcore-user", audience="kitcore", ttl=600)
+    issuer = JWTIssuer(DEFAULT_JWT_SECRET, issuer=DEFAULT_JWT_ISSUER, audience=DEFAULT_JWT_AUDIENCE,
+                       ttl=600)
     return issuer.issue
 
 

@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from kitcore.auth import JWTIssuer
-from kitcore.config import DEFAULT_JWT_SECRET
+from kitcore.config import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER, DEFAULT_JWT_SECRET
 
 UNKNOWN = "9b2e4f1c-7a3d-4e5b-9c8a-1d2e3f4a5b6c"  # no book or user has this id
 
@@ -36,8 +36,9 @@ def test_sign_up_twice_with_one_email_is_a_conflict(stack):
 def test_login_gives_a_bearer_token_for_the_user(stack):
     user_id, auth = stack.sign_up("Grace")
     token = auth["Authorization"].removeprefix("Bearer ")
-    claims = jwt.decode(token, DEFAULT_JWT_SECRET, algorithms=["HS256"], audience="kitcore")
-    assert claims["sub"] == user_id and claims["iss"] == "kitcore-user"
+    claims = jwt.decode(token, DEFAULT_JWT_SECRET, algorithms=["HS256"],
+                        audience=DEFAULT_JWT_AUDIENCE)
+    assert claims["sub"] == user_id and claims["iss"] == DEFAULT_JWT_ISSUER
 
 
 def test_login_with_a_wrong_password_or_email_is_401(stack):
@@ -48,6 +49,19 @@ def test_login_with_a_wrong_password_or_email_is_401(stack):
         reply = stack.gateway.request("POST", "/api/v1/auth/login", json=credentials)
         assert reply.status_code == 401, reply.text
         assert reply.json()["error"]["code"] == "unauthenticated"
+
+
+@pytest.mark.parametrize("password", ["x", "12345", " " * 3, "p" * 129, "p" * 1024])
+def test_login_answers_401_for_a_wrong_password_of_any_length(stack, password):
+    """Sign-up's length rules are not login's: a password that does not match is
+    wrong, whatever its length, and the answer does not tell the rules."""
+    user_id, auth = stack.sign_up("Grace")
+    email = stack.gateway.get(f"/api/v1/users/{user_id}", headers=auth).json()["user"]["email"]
+    reply = stack.gateway.request("POST", "/api/v1/auth/login",
+                                  json={"email": email, "password": password})
+    assert reply.status_code == 401, reply.text
+    assert reply.json()["error"] == {"code": "unauthenticated",
+                                     "message": "wrong email or password"}
 
 
 def test_get_yourself(stack):
@@ -191,19 +205,20 @@ OTHER_SECRET = "another secret, as long as a real one"
 
 
 def _expired_token(user_id: str) -> str:
-    issuer = JWTIssuer(DEFAULT_JWT_SECRET, issuer="kitcore-user", audience="kitcore", ttl=-60)
+    issuer = JWTIssuer(DEFAULT_JWT_SECRET, issuer=DEFAULT_JWT_ISSUER, audience=DEFAULT_JWT_AUDIENCE,
+                       ttl=-60)
     return issuer.issue(user_id)
 
 
 def _bad_tokens(user_id: str) -> dict[str, str]:
-    good = JWTIssuer(DEFAULT_JWT_SECRET, issuer="kitcore-user", audience="kitcore")
+    good = JWTIssuer(DEFAULT_JWT_SECRET, issuer=DEFAULT_JWT_ISSUER, audience=DEFAULT_JWT_AUDIENCE)
     return {
         "garbage": "Bearer not.a.token",
-        "wrong secret": "Bearer " + JWTIssuer(OTHER_SECRET, issuer="kitcore-user",
-                                              audience="kitcore").issue(user_id),
+        "wrong secret": "Bearer " + JWTIssuer(OTHER_SECRET, issuer=DEFAULT_JWT_ISSUER,
+                                              audience=DEFAULT_JWT_AUDIENCE).issue(user_id),
         "wrong issuer": "Bearer " + JWTIssuer(DEFAULT_JWT_SECRET, issuer="someone",
-                                              audience="kitcore").issue(user_id),
-        "wrong audience": "Bearer " + JWTIssuer(DEFAULT_JWT_SECRET, issuer="kitcore-user",
+                                              audience=DEFAULT_JWT_AUDIENCE).issue(user_id),
+        "wrong audience": "Bearer " + JWTIssuer(DEFAULT_JWT_SECRET, issuer=DEFAULT_JWT_ISSUER,
                                                 audience="other").issue(user_id),
         "expired": "Bearer " + _expired_token(user_id),
         "alg none": "Bearer " + jwt.encode({"sub": user_id, "exp": 2**31}, None,

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from template.__main__ import build
 from template.service import Items
 from template.store import ItemStore
 
+from kitcore.app import App
 from kitcore.sql import connect
+from kitcore.testing.config import local_config
 from kitcore.testing.fixtures import database_url, etcd, postgres  # noqa: F401 (fixtures)
 
 
@@ -26,3 +29,10 @@ def items(store: ItemStore) -> Items:
     """The service over an empty store, answering as instance "template-test"."""
     return Items(store, "template-test")
 
+
+@pytest.fixture
+def served(store: ItemStore) -> Iterator[App]:
+    """The service as main wires it (``build``) over ``store``, on free ports."""
+    app = build(local_config("template", {"KIT_INSTANCE_ID": "template-test"}), store).start()
+    yield app
+    app.stop()

@@ -1,4 +1,4 @@
-"""The endpoint Set: each call runs through metrics, log, faults and deadline, in that order."""
+"""The endpoint Set: each call runs through metrics, log and deadline, in that order."""
 
 from __future__ import annotations
 
@@ -12,20 +12,14 @@ from template.service import CreateItemRequest, GetItemRequest, Items
 from template.store import ItemStore
 
 from kitcore.endpoint import Context
-from kitcore.errors import DeadlineExceeded, NotFound, Unavailable
-from kitcore.faults import FaultSettings
+from kitcore.errors import DeadlineExceeded, NotFound
 
 UNKNOWN = "00000000-0000-4000-8000-0000000000ff"
 
 
 @pytest.fixture
-def knobs() -> FaultSettings:
-    return FaultSettings()
-
-
-@pytest.fixture
-def endpoints(items: Items, knobs: FaultSettings) -> Set:
-    return new_set(items, knobs, timeout=2.0)
+def endpoints(items: Items) -> Set:
+    return new_set(items, timeout=2.0)
 
 
 def _count(endpoint: str, outcome: str) -> float:
@@ -55,17 +49,6 @@ def test_a_failed_call_is_counted_by_its_kind(endpoints: Set) -> None:
     with pytest.raises(NotFound):
         endpoints.get_item(Context(), GetItemRequest(UNKNOWN))
     assert _count("get_item", "not_found") == before + 1
-
-
-def test_injected_faults_fail_calls_before_anything_is_written(
-    endpoints: Set, knobs: FaultSettings, store: ItemStore
-) -> None:
-    knobs.update(error_rate=1.0)
-    with pytest.raises(Unavailable, match="injected fault"):
-        endpoints.create_item(Context(), CreateItemRequest("first"))
-    assert _rows(store) == 0
-    knobs.update(error_rate=0.0)
-    assert endpoints.create_item(Context(), CreateItemRequest("first")).item.name == "first"
 
 
 def test_a_call_whose_deadline_passed_is_refused_and_writes_nothing(

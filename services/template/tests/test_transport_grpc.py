@@ -7,25 +7,18 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from template.endpoints import new_set
-from template.service import Items
-from template.transport_grpc import add_to_server
 
+from kitcore.app import App
 from kitcore.endpoint import Context
 from kitcore.errors import NotFound
-from kitcore.faults import FaultSettings
-from kitcore.testing.grpc_server import serve_grpc
 from kitcore.transport.grpc import ClientEndpoint
 from protos import template_pb2, template_pb2_grpc
 
 
 @pytest.fixture
-def channel(items: Items) -> Iterator[grpc.Channel]:
-    endpoints = new_set(items, FaultSettings(), timeout=5.0)
-    served = serve_grpc(lambda server: add_to_server(server, endpoints))
-    with grpc.insecure_channel(served.address) as channel:
+def channel(served: App) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(served.config.grpc_address) as channel:
         yield channel
-    served.stop()
 
 
 @pytest.fixture

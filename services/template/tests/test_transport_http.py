@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import requests
-from template.endpoints import new_set
-from template.service import Items
 from template.store import ItemStore
-from template.transport_http import MAX_BODY_BYTES, make_http_app
+from template.transport_http import MAX_BODY_BYTES
 
-from kitcore.faults import FaultSettings
-from kitcore.testing.http_server import serve_in_thread
+from kitcore.app import App
 
 
 @pytest.fixture
-def url(items: Items) -> Iterator[str]:
-    app = make_http_app(new_set(items, FaultSettings(), timeout=5.0), "template-test")
-    served = serve_in_thread(app)
-    yield served.url
-    served.stop()
+def url(served: App) -> str:
+    return f"http://{served.config.http_address}"
 
 
 def _error(response: requests.Response, status: int, code: str) -> str:

@@ -9,6 +9,7 @@ import requests
 import sqlalchemy as sa
 
 from kitcore.auth import JWTVerifier
+from kitcore.config import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER
 from kitcore.testing.service_process import ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -44,7 +45,7 @@ def test_accounts_and_shelves_survive_a_restart(process: ServiceProcess, databas
     assert shelf["book_ids"] == [BOOK]
     login = requests.post(f"{process.url}/login", timeout=5,
                           json={"email": ADA["email"], "password": ADA["password"]}).json()
-    verifier = JWTVerifier(secret=SECRET, issuer="kitcore-user", audience="kitcore")
+    verifier = JWTVerifier(secret=SECRET, issuer=DEFAULT_JWT_ISSUER, audience=DEFAULT_JWT_AUDIENCE)
     claims = verifier.verify(login["access_token"])
     assert claims["sub"] == user["id"] and login["expires_in"] == 3600
     process.stop()

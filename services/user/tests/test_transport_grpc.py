@@ -7,13 +7,9 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from user.endpoints import new_set
-from user.service import Accounts
-from user.transport_grpc import add_to_server
 
+from kitcore.app import App
 from kitcore.auth import JWTVerifier
-from kitcore.faults import FaultSettings
-from kitcore.testing.grpc_server import serve_grpc
 from protos import user_pb2, user_pb2_grpc
 
 PASSWORD = "correct horse battery"
@@ -21,12 +17,9 @@ ADA = user_pb2.CreateUserRequest(name="Ada", email="ada@example.org", password=P
 
 
 @pytest.fixture
-def channel(accounts: Accounts) -> Iterator[grpc.Channel]:
-    endpoints = new_set(accounts, FaultSettings(), timeout=5.0)
-    served = serve_grpc(lambda server: add_to_server(server, endpoints))
-    with grpc.insecure_channel(served.address) as channel:
+def channel(served: App) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(served.config.grpc_address) as channel:
         yield channel
-    served.stop()
 
 
 @pytest.fixture

@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import requests
 import sqlalchemy as sa
-from user.endpoints import new_set
-from user.service import Accounts
+from user.__main__ import TOKEN_TTL
 from user.store import UserStore
-from user.transport_http import make_http_app
 
+from kitcore.app import App
 from kitcore.auth import JWTVerifier
-from kitcore.faults import FaultSettings
-from kitcore.testing.http_server import serve_in_thread
 
 PASSWORD = "correct horse battery"
 ADA = {"name": "Ada Lovelace", "email": "ada@example.org", "password": PASSWORD}
 
 
 @pytest.fixture
-def url(accounts: Accounts) -> Iterator[str]:
-    app = make_http_app(new_set(accounts, FaultSettings(), timeout=5.0), "user-test")
-    served = serve_in_thread(app)
-    yield served.url
-    served.stop()
+def url(served: App) -> str:
+    return f"http://{served.config.http_address}"
 
 
 def _sign_up(url: str, **fields: object) -> dict:
@@ -62,7 +55,7 @@ def test_sign_up_get_and_log_in_without_the_password_ever_coming_back(
                           timeout=5)
     body = login.json()
     assert set(body) == {"access_token", "token_type", "expires_in", "served_by"}
-    assert body["token_type"] == "Bearer" and body["expires_in"] == 600
+    assert body["token_type"] == "Bearer" and body["expires_in"] == TOKEN_TTL
     assert verifier.verify(body["access_token"])["sub"] == user["id"]
     for response in (created, got, login):
         assert PASSWORD not in response.text and "scrypt" not in response.text

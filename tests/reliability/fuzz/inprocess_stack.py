@@ -15,7 +15,6 @@ from gateway.__main__ import build
 from gateway.config import GatewayConfig
 from gateway.tests.backends import new_book_store, start_book, start_user
 
-from kitcore.app import App
 from kitcore.testing.process import free_port
 
 RATE_LIMIT = "1000000/second"
@@ -56,7 +55,7 @@ def running_stack() -> Iterator[FuzzStack]:
             "KIT_SHUTDOWN_GRACE": "2",
         })
         wired = build(cfg)
-        app = App(cfg.kit, http_app=wired.http_app, readiness=wired.readiness).start()
+        app = wired.app.start()
         try:
             yield _seed(f"http://127.0.0.1:{cfg.kit.http_port}")
         finally:

@@ -21,6 +21,8 @@ from integration import in_stack
 from integration.api import User
 from integration.stack import Stack
 
+from kitcore.config import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER
+
 PUBLISHED = {("gateway", "8080/tcp"), ("jaeger", "16686/tcp"), ("prometheus", "9090/tcp")}
 """(compose service, container port) of everything the stack may publish to the host."""
 
@@ -34,7 +36,7 @@ SECRET_VARIABLES = ("KIT_JWT_SECRET", "KIT_ADMIN_PASSWORD", "POSTGRES_PASSWORD",
 PROBE_LATENCY_MS = 7
 """The latency the refused PUTs ask for: harmless if one got through, and seen if it did."""
 
-ISSUER, AUDIENCE = "kitcore-user", "kitcore"
+ISSUER, AUDIENCE = DEFAULT_JWT_ISSUER, DEFAULT_JWT_AUDIENCE
 """The claims the gateway requires (the user service's tokens)."""
 
 

@@ -42,9 +42,11 @@ import grpc
 import waitress
 from waitress import wasyncore
 
-from kitcore import faults, health, log, metrics, tracing
+from kitcore import faults, health, log, tracing
 from kitcore.config import KitConfig
+from kitcore.transport import http_admin, instrument
 from kitcore.transport.grpc import new_server
+from kitcore.transport.grpc_health import add_grpc_health
 
 _log = logging.getLogger("kitcore.app")
 
@@ -60,8 +62,8 @@ def setup_process(config: KitConfig) -> None:
     Logs are JSON lines at ``config.log_level``. Tracing is on when an OTLP
     endpoint is configured (``OTEL_*``); then kitcore's gRPC servers make server
     spans (the Flask app gets its own from :class:`App`). Client spans are a
-    caller's choice: ``tracing.instrument_requests()`` and
-    ``tracing.instrument_grpc_client()``, before any session or channel exists.
+    caller's choice: ``instrument.instrument_requests()`` and
+    ``instrument.instrument_grpc_client()``, before any session or channel exists.
     """
     log.setup(config.service_name, config.log_level)
     tracing.setup(config.service_name)
@@ -86,7 +88,7 @@ class App:
         self.readiness = readiness or health.Readiness()
         self._http_app = http_app
         self._grpc_register = grpc_register
-        self._fault_settings = fault_settings
+        self.fault_settings = fault_settings
         self._meta = dict(instance_meta or {})
         self._version = version
         self._interceptors = tuple(grpc_interceptors)
@@ -186,7 +188,7 @@ class App:
             return
         server = new_server(interceptors=self._interceptors)
         self._grpc_register(server)
-        health.add_grpc_health(server, self.readiness)
+        add_grpc_health(server, self.readiness)
         server.add_insecure_port(f"0.0.0.0:{self.config.grpc_port}")
         server.start()
         self._grpc = server
@@ -202,14 +204,14 @@ class App:
         """Health, metrics, the fault knobs' admin route and server spans, unless already there."""
         routes = app.view_functions
         if "readyz" not in routes:
-            health.health_routes(app, self.readiness)
+            http_admin.health_routes(app, self.readiness)
         if "metrics" not in routes:
-            metrics.metrics_route(app)
-        if self._fault_settings is not None and "admin_get_faults" not in routes:
-            faults.admin_routes(
-                app, self._fault_settings, self.config.admin_user, self.config.admin_password
+            http_admin.metrics_route(app)
+        if self.fault_settings is not None and "admin_get_faults" not in routes:
+            http_admin.fault_routes(
+                app, self.fault_settings, self.config.admin_user, self.config.admin_password
             )
-        tracing.instrument_flask(app)
+        instrument.instrument_flask(app)
 
     def _register(self) -> bool:
         """Register in etcd when endpoints are configured; True once registered."""

@@ -10,27 +10,25 @@ metadata and passes the verified claims on as ``ctx.value("claims")``. Every
 failure is :class:`kitcore.errors.Unauthenticated` (HTTP 401, gRPC
 UNAUTHENTICATED) with a message saying what was wrong.
 
-:func:`basic_auth_middleware` and :func:`basic_auth_required` (for Flask views
-such as admin routes) check ``authorization: Basic ...`` in constant time.
+:func:`basic_auth_middleware` (and :func:`kitcore.transport.http_admin.basic_auth_required`
+for Flask views such as admin routes) check ``authorization: Basic ...`` in
+constant time.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hmac
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import flask
 import jwt
 from cryptography.hazmat.primitives import serialization
 
 from kitcore import errors
 from kitcore.endpoint import Context, Endpoint, Middleware
-from kitcore.transport.http import encode_error
 
 CLAIMS = "claims"
 """The Context value name under which :func:`jwt_middleware` puts the verified claims."""
@@ -167,7 +165,8 @@ def check_basic_auth(header: str | None, user: str, password: str) -> bool:
     return bool(sep) and user_ok and password_ok
 
 
-def _basic_rejection() -> errors.Unauthenticated:
+def basic_auth_rejection() -> errors.Unauthenticated:
+    """The 401 for missing or wrong basic credentials (``WWW-Authenticate: Basic``)."""
     return _unauthenticated("valid basic auth credentials required", 'Basic realm="admin"')
 
 
@@ -177,26 +176,9 @@ def basic_auth_middleware(user: str, password: str) -> Middleware:
     def wrap(next_endpoint: Endpoint) -> Endpoint:
         def endpoint(ctx: Context, request: Any) -> Any:
             if not check_basic_auth(ctx.metadata.get("authorization"), user, password):
-                raise _basic_rejection()
+                raise basic_auth_rejection()
             return next_endpoint(ctx, request)
 
         return endpoint
 
     return wrap
-
-
-def basic_auth_required(user: str, password: str) -> Callable[[Callable[..., Any]], Any]:
-    """A Flask view decorator answering 401 (JSON, ``WWW-Authenticate``) without
-    these credentials."""
-
-    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(view)
-        def guarded(*args: Any, **kwargs: Any) -> Any:
-            header = flask.request.headers.get("Authorization")
-            if not check_basic_auth(header, user, password):
-                return encode_error(_basic_rejection())
-            return view(*args, **kwargs)
-
-        return guarded
-
-    return decorate

@@ -7,8 +7,12 @@ and passes what each part needs. A value that does not parse raises a
 ValueError that names the variable. An unset or empty variable takes its
 default, and the defaults let a service run alone on a laptop.
 
-:func:`env_str`, :func:`env_int`, :func:`env_float` and :func:`env_list` read
-a service's own extra settings the same way.
+:func:`env_str`, :func:`env_int`, :func:`env_float`, :func:`env_list`,
+:func:`env_rate` and :func:`env_storage_uri` read a service's own extra
+settings the same way (the gateway's rate limit and breaker, for one).
+KitConfig holds only what kitcore or every service reads; the ``OTEL_*``
+variables are read by :mod:`kitcore.tracing` (only the protocol is checked
+here, so a wrong one stops the start at once).
 """
 
 from __future__ import annotations
@@ -25,6 +29,12 @@ Environ = Mapping[str, str]
 
 DEFAULT_JWT_SECRET = "kitcore-demo-secret-change-me-in-production"
 """The demo signing secret used when ``KIT_JWT_SECRET`` is unset; never use it in production."""
+
+DEFAULT_JWT_ISSUER = "kitcore-user"
+"""The ``iss`` of login tokens: the user service signs them, the gateway checks it."""
+
+DEFAULT_JWT_AUDIENCE = "kitcore"
+"""The ``aud`` of login tokens: the user service signs them, the gateway checks it."""
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -112,7 +122,8 @@ def _host_port_list(name: str, environ: Environ) -> tuple[str, ...]:
     return items
 
 
-def _rate(name: str, default: str, environ: Environ) -> str:
+def env_rate(name: str, default: str, environ: Environ = os.environ) -> str:
+    """The variable ``name`` as a rate the limits library parses ("20/second"), or ``default``."""
     value = env_str(name, default, environ)
     try:
         limits.parse(value)
@@ -121,7 +132,8 @@ def _rate(name: str, default: str, environ: Environ) -> str:
     return value
 
 
-def _storage_uri(name: str, default: str, environ: Environ) -> str:
+def env_storage_uri(name: str, default: str, environ: Environ = os.environ) -> str:
+    """The variable ``name`` as a rate-limit storage URI (memory:// or redis://), or ``default``."""
     value = env_str(name, default, environ)
     if not value.startswith(("memory://", "redis://", "rediss://")):
         raise ValueError(f"{name}={value!r}: must start with memory:// or redis://")
@@ -159,10 +171,8 @@ class KitConfig:
     etcd_endpoints: tuple[str, ...]  # empty: no registration
     register_ttl: int
     jwt_secret: str
-    rate_limit: str
-    ratelimit_storage: str
-    breaker_fail_max: int
-    breaker_reset_timeout: float
+    jwt_issuer: str
+    jwt_audience: str
     admin_user: str
     admin_password: str  # empty: the admin routes refuse everyone
     fault_error_rate: float
@@ -170,11 +180,9 @@ class KitConfig:
     log_level: str
     database_url: str  # empty: the service's own default (SQLite when run alone)
     request_timeout: float
+    concurrency_limit: int  # 0: no adaptive concurrency limit
+    concurrency_latency: float  # seconds a call may take before the limit shrinks
     shutdown_grace: float
-    otel_service_name: str
-    otel_exporter_otlp_endpoint: str  # empty: no trace export
-    otel_exporter_otlp_protocol: str
-    otel_traces_sampler: str
 
     @property
     def http_address(self) -> str:
@@ -198,6 +206,7 @@ class KitConfig:
         """Read the configuration; ``service_name`` and the ports are the defaults."""
         hostname = socket.gethostname()
         service = env_str("KIT_SERVICE_NAME", service_name, environ)
+        _otlp_protocol(environ)  # read by kitcore.tracing; a wrong one stops the start here
         return cls(
             service_name=service,
             instance_id=env_str("KIT_INSTANCE_ID", hostname, environ),
@@ -207,12 +216,8 @@ class KitConfig:
             etcd_endpoints=_host_port_list("KIT_ETCD_ENDPOINTS", environ),
             register_ttl=env_int("KIT_REGISTER_TTL", 10, environ, minimum=2),
             jwt_secret=env_str("KIT_JWT_SECRET", DEFAULT_JWT_SECRET, environ),
-            rate_limit=_rate("KIT_RATE_LIMIT", "20/second", environ),
-            ratelimit_storage=_storage_uri("KIT_RATELIMIT_STORAGE", "memory://", environ),
-            breaker_fail_max=env_int("KIT_BREAKER_FAIL_MAX", 5, environ, minimum=1),
-            breaker_reset_timeout=env_float(
-                "KIT_BREAKER_RESET_TIMEOUT", 10.0, environ, minimum=0.001
-            ),
+            jwt_issuer=env_str("KIT_JWT_ISSUER", DEFAULT_JWT_ISSUER, environ),
+            jwt_audience=env_str("KIT_JWT_AUDIENCE", DEFAULT_JWT_AUDIENCE, environ),
             admin_user=env_str("KIT_ADMIN_USER", "admin", environ),
             admin_password=env_str("KIT_ADMIN_PASSWORD", "", environ),
             fault_error_rate=env_float(
@@ -222,9 +227,9 @@ class KitConfig:
             log_level=_log_level("KIT_LOG_LEVEL", "INFO", environ),
             database_url=env_str("DATABASE_URL", "", environ),
             request_timeout=env_float("KIT_REQUEST_TIMEOUT", 5.0, environ, minimum=0.001),
+            concurrency_limit=env_int("KIT_CONCURRENCY_LIMIT", 0, environ, minimum=0),
+            concurrency_latency=env_float(
+                "KIT_CONCURRENCY_LATENCY", 0.05, environ, minimum=0.001
+            ),
             shutdown_grace=env_float("KIT_SHUTDOWN_GRACE", 10.0, environ, minimum=0.0),
-            otel_service_name=env_str("OTEL_SERVICE_NAME", service, environ),
-            otel_exporter_otlp_endpoint=env_str("OTEL_EXPORTER_OTLP_ENDPOINT", "", environ),
-            otel_exporter_otlp_protocol=_otlp_protocol(environ),
-            otel_traces_sampler=env_str("OTEL_TRACES_SAMPLER", "parentbased_always_on", environ),
         )

@@ -1,12 +1,13 @@
 """Fault injection for demos: added latency and a fraction of failed calls.
 
 :class:`FaultSettings` holds the two knobs (``error_rate`` in 0..1,
-``latency_ms`` >= 0), safe to change while requests run. :func:`middleware`
+``latency_ms`` >= 0), safe to change while requests run. :func:`fault_middleware`
 applies them to an endpoint: it waits ``latency_ms`` (never past the call's
 deadline), then fails a fraction ``error_rate`` of the calls with
 :class:`kitcore.errors.Unavailable` ("injected fault"), the kind a breaker and
-a retry react to. :func:`admin_routes` adds ``GET``/``PUT /admin/faults``
-behind basic auth so the knobs can be turned on a running service.
+a retry react to. :func:`kitcore.transport.http_admin.fault_routes` adds
+``GET``/``PUT /admin/faults`` behind basic auth so the knobs can be turned on a
+running service.
 """
 
 from __future__ import annotations
@@ -16,11 +17,8 @@ import threading
 import time
 from typing import Any
 
-import flask
-
-from kitcore import auth, errors
+from kitcore import errors
 from kitcore.endpoint import Context, Endpoint, Middleware
-from kitcore.transport.http import encode_error, json_body
 
 MAX_LATENCY_MS = 60_000.0
 """The largest latency the admin route accepts (one minute)."""
@@ -68,7 +66,7 @@ def _number(name: str, value: Any, low: float, high: float) -> float:
     return float(value)
 
 
-def middleware(settings: FaultSettings) -> Middleware:
+def fault_middleware(settings: FaultSettings) -> Middleware:
     """Add the configured latency, then fail the configured fraction of calls."""
 
     def wrap(next_endpoint: Endpoint) -> Endpoint:
@@ -85,25 +83,3 @@ def middleware(settings: FaultSettings) -> Middleware:
         return endpoint
 
     return wrap
-
-
-def admin_routes(app: flask.Flask, settings: FaultSettings, user: str, password: str) -> None:
-    """Add ``GET /admin/faults`` and ``PUT /admin/faults`` (JSON, partial
-    updates allowed) to ``app``, behind basic auth."""
-    guard = auth.basic_auth_required(user, password)
-
-    @guard
-    def get_faults() -> Any:
-        return flask.jsonify(settings.as_dict())
-
-    @guard
-    def put_faults() -> Any:
-        try:
-            body = json_body(flask.request, allowed={"error_rate", "latency_ms"})
-            settings.update(error_rate=body.get("error_rate"), latency_ms=body.get("latency_ms"))
-        except errors.KitError as err:
-            return encode_error(err)
-        return flask.jsonify(settings.as_dict())
-
-    app.add_url_rule("/admin/faults", "admin_get_faults", get_faults, methods=["GET"])
-    app.add_url_rule("/admin/faults", "admin_put_faults", put_faults, methods=["PUT"])

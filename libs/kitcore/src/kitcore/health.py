@@ -3,23 +3,20 @@
 One :class:`Readiness` per process says whether it should get traffic: a flag
 the runner sets once serving (and clears for good when draining on SIGTERM),
 plus named checks run on every ``/readyz`` (a database ping, say). The HTTP
-routes (:func:`health_routes`) and the standard gRPC health service
-(:func:`add_grpc_health`) both answer from it.
+routes (:func:`kitcore.transport.http_admin.health_routes`) and the standard gRPC
+health service (:func:`kitcore.transport.grpc_health.add_grpc_health`) both
+answer from it.
 
-The Docker HEALTHCHECK that calls ``/healthz`` is :mod:`kitcore.probe`.
+The images' Docker HEALTHCHECK calls ``/healthz`` (bash over ``/dev/tcp``: see a
+service's Dockerfile).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
-import flask
-import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-
-from kitcore.errors import Unavailable
-from kitcore.transport.http_server import encode_error
+from kitcore.errors import KitError
 
 Check = Callable[[], object]
 """A readiness check: fails by raising or by returning False."""
@@ -82,6 +79,8 @@ class Readiness:
         for name, check in checks:
             try:
                 ok = check() is not False
+            except KitError as exc:  # a dependency's own words: "book's database is unavailable"
+                return f"check {name} failed: {exc.message}"
             except Exception as exc:
                 return f"check {name} failed: {exc}"
             if not ok:
@@ -98,43 +97,3 @@ class Readiness:
                 listeners = list(self._listeners)
             for listener in listeners:
                 listener(now)
-
-
-def health_routes(app: flask.Flask, readiness: Readiness) -> None:
-    """Add ``GET /healthz`` (alive: always 200) and ``GET /readyz`` (200 or 503)."""
-
-    def healthz() -> flask.Response:
-        return flask.jsonify({"status": "ok"})
-
-    def readyz() -> flask.Response:
-        problem = readiness.problem()
-        if problem:
-            return encode_error(Unavailable(problem))
-        return flask.jsonify({"status": "ok"})
-
-    app.add_url_rule("/healthz", endpoint="healthz", view_func=healthz, methods=["GET"])
-    app.add_url_rule("/readyz", endpoint="readyz", view_func=readyz, methods=["GET"])
-
-
-def add_grpc_health(
-    server: grpc.Server, readiness: Readiness, service_names: Iterable[str] = ()
-) -> health.HealthServicer:
-    """Serve ``grpc.health.v1.Health`` for ``""`` and ``service_names``, following ``readiness``.
-
-    Statuses follow the flag (SERVING / NOT_SERVING), not the named checks.
-    """
-    servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
-    names = ["", *service_names]
-
-    def apply(ready: bool) -> None:
-        status = health_pb2.HealthCheckResponse.SERVING if ready else (
-            health_pb2.HealthCheckResponse.NOT_SERVING
-        )
-        for name in names:
-            servicer.set(name, status)
-
-    readiness.subscribe(apply)
-    apply(readiness.ready)
-    return servicer
-

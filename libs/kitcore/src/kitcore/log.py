@@ -7,7 +7,7 @@ every library that logs through ``logging`` writes the same shape::
      "msg": "call", "service": "book", "trace_id": "...", "span_id": "...",
      "endpoint": "get_book", "outcome": "ok", "duration_ms": 1.2}
 
-Extra fields go in ``extra={"fields": {...}}``. :func:`middleware` writes one
+Extra fields go in ``extra={"fields": {...}}``. :func:`logging_middleware` writes one
 line per endpoint call that failed, and one per successful call whose trace is
 sampled; other successful calls log at DEBUG (``KIT_LOG_LEVEL=debug`` shows
 them all). When the line would only reach :func:`setup`'s own handler, the
@@ -120,7 +120,7 @@ def is_logged(exc: BaseException) -> bool:
     return getattr(exc, _LOGGED, False)
 
 
-def middleware(logger: logging.Logger, name: str) -> Middleware:
+def logging_middleware(logger: logging.Logger, name: str) -> Middleware:
     """Log one line per call of the endpoint ``name``: outcome and duration.
 
     The outcome is ``"ok"`` or the error's kind code. Successful calls are

@@ -7,9 +7,10 @@ The metrics live in prometheus-client's default registry:
 - ``kit_request_duration_seconds{service,endpoint}``: a latency histogram;
 - ``kit_requests_in_flight{service,endpoint}``: calls running now.
 
-:func:`middleware` records them around an endpoint; the HTTP transport calls
+:func:`metrics_middleware` records them around an endpoint; the HTTP transport calls
 :func:`observe` for requests rejected before any endpoint ran (endpoint label:
-the route name, or ``"unmatched"``). :func:`metrics_route` serves ``/metrics``.
+the route name, or ``"unmatched"``). :func:`kitcore.transport.http_admin.metrics_route`
+serves ``/metrics``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import functools
 import time
 from typing import Any
 
-import flask
 import prometheus_client
 
 from kitcore.endpoint import Context, Endpoint, Middleware
@@ -60,7 +60,7 @@ def observe(service: str, endpoint: str, outcome: str, seconds: float) -> None:
     _duration(service, endpoint).observe(seconds)
 
 
-def middleware(service: str, name: str) -> Middleware:
+def metrics_middleware(service: str, name: str) -> Middleware:
     """Count, time and track in flight every call of the endpoint ``name``."""
 
     def wrap(next_endpoint: Endpoint) -> Endpoint:
@@ -88,13 +88,3 @@ def middleware(service: str, name: str) -> Middleware:
         return endpoint
 
     return wrap
-
-
-def metrics_route(app: flask.Flask, rule: str = "/metrics") -> None:
-    """Serve the default registry in the Prometheus text format at ``rule``."""
-
-    def metrics() -> flask.Response:
-        body = prometheus_client.generate_latest(prometheus_client.REGISTRY)
-        return flask.Response(body, content_type=prometheus_client.CONTENT_TYPE_LATEST)
-
-    app.add_url_rule(rule, endpoint="metrics", view_func=metrics, methods=["GET"])

@@ -4,11 +4,11 @@ A :class:`Limiter` holds one rate (``"20/second"``, ``"100 per minute"``) counte
 per key in a storage: ``memory://`` (one process) or ``redis://host:port/db``
 (every process using the same Redis shares one budget). Two middlewares use it:
 
-- :func:`erroring` rejects a call over budget at once with
+- :func:`erroring_limit_middleware` rejects a call over budget at once with
   :class:`kitcore.errors.RateLimited`, carrying ``retry_after`` and the
   ``RateLimit-Limit`` / ``RateLimit-Remaining`` / ``RateLimit-Reset`` headers
   (HTTP 429 + ``Retry-After``; gRPC ``RESOURCE_EXHAUSTED``);
-- :func:`delaying` waits for a free slot instead, but never past the call's
+- :func:`delaying_limit_middleware` waits for a free slot instead, but never past the call's
   deadline: when the wait would outlast it, the call is rejected at once.
 
 The key function picks whose budget a call spends: :func:`global_key` (one
@@ -141,7 +141,7 @@ def by_client_id(ctx: Context, request: Any) -> str:
     return f"client:{client}" if client else by_remote_address(ctx, request)
 
 
-def erroring(limiter: Limiter, key: KeyFunc = global_key) -> Middleware:
+def erroring_limit_middleware(limiter: Limiter, key: KeyFunc = global_key) -> Middleware:
     """Reject calls over budget at once with :class:`kitcore.errors.RateLimited`."""
 
     def wrap(next_endpoint: Endpoint) -> Endpoint:
@@ -156,7 +156,7 @@ def erroring(limiter: Limiter, key: KeyFunc = global_key) -> Middleware:
     return wrap
 
 
-def delaying(limiter: Limiter, key: KeyFunc = global_key) -> Middleware:
+def delaying_limit_middleware(limiter: Limiter, key: KeyFunc = global_key) -> Middleware:
     """Wait for budget before calling, but reject at once if the wait would
     outlast the call's deadline."""
 

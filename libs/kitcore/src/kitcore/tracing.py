@@ -4,8 +4,9 @@
 global TracerProvider with a BatchSpanProcessor and an OTLP exporter; Jaeger
 (and any OpenTelemetry collector) accepts OTLP natively. With no endpoint
 configured, or with ``OTEL_SDK_DISABLED=true``, it installs nothing and returns
-None: tracing is off, and the ``instrument_*`` helpers do nothing either, so
-it costs nothing.
+None: tracing is off (:func:`enabled` says False), and the transports'
+``instrument_*`` helpers (:mod:`kitcore.transport.instrument`) do nothing
+either, so it costs nothing.
 
 Sampling: by default ``parentbased_ratelimited`` -- a hop follows its
 caller's decision, and where a trace starts up to ``OTEL_TRACES_SAMPLER_ARG``
@@ -15,14 +16,8 @@ every request a person makes by hand is traced. The standard samplers
 requests still get a trace id: in ``X-Trace-Id``, in log lines, and passed on
 to the next hop.
 
-Server spans come from kitcore itself (:mod:`kitcore.spans`): for HTTP,
-:func:`instrument_flask` wraps the app; for gRPC, the servers of
-``kitcore.transport.grpc.new_server`` make them. Client spans come from
-OpenTelemetry's instrumentations of grpcio and requests, which carry the W3C
-``traceparent`` header / gRPC metadata entry across each hop, so a request
-through several services is one trace. Call the client helpers before
-creating channels or sessions, since they patch ``grpc.insecure_channel`` and
-``requests``. Health checks and ``/metrics`` are not traced.
+Server spans come from kitcore itself (:mod:`kitcore.spans`); client spans
+from OpenTelemetry's instrumentations (:mod:`kitcore.transport.instrument`).
 """
 
 from __future__ import annotations
@@ -31,21 +26,15 @@ import logging
 import os
 from collections.abc import Mapping
 
-import flask
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.grpc import GrpcInstrumentorClient, filters
-from opentelemetry.instrumentation.requests import RequestsInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from kitcore import log, spans
+from kitcore import log
 from kitcore.sampling import DEFAULT_PER_SECOND, RateLimited, parent_based_rate_limited
-
-UNTRACED_URLS = "/healthz,/readyz,/metrics"
-"""HTTP paths (comma-separated) that get no spans."""
 
 DEFAULT_SAMPLER = "parentbased_ratelimited"
 """The sampler when ``OTEL_TRACES_SAMPLER`` is not set."""
@@ -140,38 +129,10 @@ def enabled() -> bool:
     return isinstance(trace.get_tracer_provider(), TracerProvider)
 
 
-def instrument_flask(app: flask.Flask, provider: TracerProvider | None = None) -> None:
-    """Give every request to ``app`` a server span (continuing an incoming trace)
-    and an ``X-Trace-Id`` response header; once per app. Spans come from
-    ``provider``, else from the global provider (nothing happens while tracing is off)."""
-    if isinstance(app.wsgi_app, spans.WSGIServerSpans) or not (provider or enabled()):
-        return
-    own_tracer = provider.get_tracer("kitcore") if provider else None
-    app.wsgi_app = spans.WSGIServerSpans(  # type: ignore[method-assign]
-        app.wsgi_app, UNTRACED_URLS.split(","), own_tracer)
-
-
-def instrument_grpc_server() -> None:
-    """Nothing to do: servers from ``kitcore.transport.grpc.new_server`` make their own
-    server spans whenever tracing is on (kept so that existing callers work)."""
-
-
 def current_context() -> otel_context.Context | None:
     """The OpenTelemetry context of the current span, or None when no span is current."""
     current = otel_context.get_current()
     return current if trace.get_current_span(current).get_span_context().is_valid else None
-
-
-def instrument_grpc_client() -> None:
-    """Give every call on gRPC channels created from now on a client span."""
-    if enabled():
-        GrpcInstrumentorClient(filter_=filters.negate(filters.health_check())).instrument()
-
-
-def instrument_requests() -> None:
-    """Give every outgoing ``requests`` call a client span."""
-    if enabled():
-        RequestsInstrumentor().instrument()
 
 
 def current_trace_id() -> str | None:

@@ -5,6 +5,9 @@
 :data:`kitcore.errors.TABLE`: unknown routes (404), wrong methods (405),
 bodies over ``max_body_bytes`` (413), ``KitError`` raised anywhere, and
 unexpected exceptions (500 ``internal``, traceback logged, never sent).
+A path matches a route only as written: a path with a doubled slash, or with
+a trailing slash (rules end without one), is an unknown route (404), never
+a redirect.
 
 ``route(app, rule, methods, endpoint, decode)`` serves one endpoint:
 ``decode(flask.request, path_params) -> request``, then
@@ -17,7 +20,7 @@ the Flask app (:mod:`kitcore.spans`).
 
 Logging: a request rejected before its endpoint ran (bad route, method, body,
 header) is logged here, one line, and counted in ``kit_requests_total``. A
-request that reached its endpoint is logged by ``kitcore.log.middleware``
+request that reached its endpoint is logged by ``kitcore.log.logging_middleware``
 around that endpoint, not here, so each request leaves exactly one line. The
 one exception: an unexpected exception that no log middleware logged is
 logged here, with its traceback.
@@ -32,6 +35,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import flask
 from flask.json.provider import DefaultJSONProvider
@@ -39,7 +43,7 @@ from werkzeug.exceptions import HTTPException
 
 from kitcore import log, metrics, spans
 from kitcore.endpoint import Context, Endpoint
-from kitcore.errors import Internal, InvalidArgument, KitError, from_http_status
+from kitcore.errors import Internal, InvalidArgument, KitError, from_http_status, translate
 
 TIMEOUT_HEADER = "X-Request-Timeout"
 """Request header with the seconds the caller still waits for an answer."""
@@ -73,10 +77,13 @@ def new_app(
     app = flask.Flask(name)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.config["KIT_SERVICE_NAME"] = name
+    # Exact paths only: werkzeug would answer "//" and a missing trailing
+    # slash with a 308 HTML page; here they are unknown routes (JSON 404).
+    app.url_map.merge_slashes = False
     app.register_error_handler(HTTPException, _on_http_exception)
     app.register_error_handler(KitError, encode_error)
     app.register_error_handler(Exception, _on_unexpected)
-    app.wsgi_app = _Arrival(app.wsgi_app, served_by)  # type: ignore[method-assign]
+    app.wsgi_app = _Arrival(app, served_by)  # type: ignore[method-assign]
     return app
 
 
@@ -84,24 +91,36 @@ _STARTED_KEY = "kitcore.started"
 
 
 class _Arrival:
-    """WSGI wrapper: notes when each request arrived and adds ``X-Served-By``
-    (cheaper than Flask's before/after-request hooks)."""
+    """The app's WSGI entry: notes when each request arrived, answers a path with a
+    doubled slash as an unknown route (even where the WSGI server merged it away in
+    PATH_INFO), and adds ``X-Served-By`` -- cheaper than Flask's before/after-request
+    hooks."""
 
-    def __init__(self, app: Callable[..., Any], served_by: str | None) -> None:
-        self.app = app
+    def __init__(self, app: flask.Flask, served_by: str | None) -> None:
+        self.flask_app = app
+        self.app = app.wsgi_app
         self.header = ("X-Served-By", served_by) if served_by else None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         environ[_STARTED_KEY] = time.perf_counter()
         header = self.header
-        if header is None:
-            return self.app(environ, start_response)
+        if header is not None:
+            start_response = _adding(header, start_response)
+        if "//" in (environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""):
+            raw = _raw_path(environ)
+            if "//" in raw:
+                with self.flask_app.request_context(environ):
+                    refused = _reject(UNMATCHED, from_http_status(404, f"no route for {raw}"))
+                return refused(environ, start_response)
+        return self.app(environ, start_response)
 
-        def start_served_by(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
-            headers.append(header)
-            return start_response(status, headers, *exc)
 
-        return self.app(environ, start_served_by)
+def _adding(header: tuple[str, str], start_response: Callable[..., Any]) -> Callable[..., Any]:
+    def start(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+        headers.append(header)
+        return start_response(status, headers, *exc)
+
+    return start
 
 
 def route(
@@ -118,6 +137,8 @@ def route(
 
     ``name`` labels the route in logs and metrics (default ``"GET /rule"``).
     """
+    if rule.endswith("/") and rule != "/":
+        raise ValueError(f"rule {rule!r}: a rule ends without a slash (paths match as written)")
     route_name = name or f"{methods[0]} {rule}"
     encode = encode or encode_json
 
@@ -232,6 +253,14 @@ def _parse_timeout(value: str) -> float:
     return seconds
 
 
+def _raw_path(environ: dict[str, Any]) -> str:
+    """The path as the client sent it (waitress and werkzeug keep it as RAW_URI)."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "")
+    if not raw.startswith("/"):
+        raw = urlsplit(raw).path  # absolute form: http://host/path
+    return raw.split("?", 1)[0]
+
+
 def _http_exception_error(exc: HTTPException) -> KitError:
     request = flask.request
     code = exc.code or 500
@@ -282,14 +311,16 @@ def _reject(route_name: str, exc: Exception) -> flask.Response:
 
 def _on_http_exception(exc: HTTPException) -> Any:
     if exc.code is None or exc.code < 400:
-        return exc  # redirects (trailing slash) pass through
+        return exc
     route_name = flask.request.url_rule.endpoint if flask.request.url_rule else UNMATCHED
     return _reject(route_name, exc)
 
 
 def _on_unexpected(exc: Exception) -> flask.Response:
-    """500 with a generic message; the traceback is logged (once), never sent."""
-    if not log.is_logged(exc):
+    """A known foreign failure as its kind (see errors.translate), else 500 with a
+    generic message; the traceback is logged (once), never sent."""
+    err = translate(exc)
+    if not log.is_logged(exc) and isinstance(err, Internal):
         _log.error("unexpected error", exc_info=exc, extra={"fields": {"error": str(exc)}})
         log.mark_logged(exc)
-    return encode_error(Internal("internal error"))
+    return encode_error(err)

@@ -1,0 +1,50 @@
+"""The gateway's own settings: backends, retries, its rate limit and breakers."""
+
+from __future__ import annotations
+
+import pytest
+from gateway.config import DEFAULT_BOOK_ADDRS, DEFAULT_USER_ADDRS, GatewayConfig
+
+
+def test_defaults_run_the_gateway_alone():
+    cfg = GatewayConfig.from_env({})
+    assert (cfg.user_addresses, cfg.book_addresses) == (DEFAULT_USER_ADDRS, DEFAULT_BOOK_ADDRS)
+    assert (cfg.retry_attempts, cfg.per_try_timeout) == (3, 1.0)
+    assert (cfg.rate_limit, cfg.ratelimit_storage) == ("20/second", "memory://")
+    assert (cfg.breaker_fail_max, cfg.breaker_reset_timeout) == (5, 10.0)
+    assert (cfg.kit.http_port, cfg.kit.grpc_port, cfg.kit.request_timeout) == (8080, 0, 3.0)
+
+
+def test_every_gateway_variable_is_read():
+    cfg = GatewayConfig.from_env({
+        "KIT_USER_ADDRS": "user:8080",
+        "KIT_BOOK_ADDRS": "book-1:50051, book-2:50051",
+        "KIT_RETRY_ATTEMPTS": "2",
+        "KIT_PER_TRY_TIMEOUT": "0.5",
+        "KIT_RATE_LIMIT": "100 per minute",
+        "KIT_RATELIMIT_STORAGE": "redis://redis:6379/0",
+        "KIT_BREAKER_FAIL_MAX": "3",
+        "KIT_BREAKER_RESET_TIMEOUT": "2.5",
+    })
+    assert cfg.user_addresses == ("user:8080",)
+    assert cfg.book_addresses == ("book-1:50051", "book-2:50051")
+    assert (cfg.retry_attempts, cfg.per_try_timeout) == (2, 0.5)
+    assert (cfg.rate_limit, cfg.ratelimit_storage) == ("100 per minute", "redis://redis:6379/0")
+    assert (cfg.breaker_fail_max, cfg.breaker_reset_timeout) == (3, 2.5)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("KIT_RATE_LIMIT", "2.0"),
+        ("KIT_RATE_LIMIT", "fast"),
+        ("KIT_RATELIMIT_STORAGE", "mongodb://x"),
+        ("KIT_BREAKER_FAIL_MAX", "0"),
+        ("KIT_BREAKER_RESET_TIMEOUT", "soon"),
+        ("KIT_RETRY_ATTEMPTS", "0"),
+        ("KIT_PER_TRY_TIMEOUT", "0"),
+    ],
+)
+def test_bad_value_names_the_variable(name, value):
+    with pytest.raises(ValueError, match=name):
+        GatewayConfig.from_env({name: value})
