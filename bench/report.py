@@ -158,8 +158,15 @@ def _where_added(results: dict[str, Any]) -> list[str]:
     chain = [v for k, v in rows.items()
              if k.startswith(("deadline_middleware", "faults", "log, success, unsampled",
                               "metrics middleware"))]
+    whole = rows.get("request through Flask, kitcore app")
+    lead = []
+    if whole is not None:
+        lead = [f"Without a server (a whole request through the Flask app called as WSGI, "
+                f"bench_middleware.py's second table), kitcore's app adds {whole:.0f} us of "
+                "CPU per request to bare Flask's; that is the figure kitcore controls, free "
+                "of the server's share and of the machine's load.", ""]
     if "kitcore-http" not in summary or "flask" not in summary or len(chain) != 4:
-        return []
+        return lead
     added = summary["kitcore-http"]["cpu_us_per_request"] - summary["flask"]["cpu_us_per_request"]
     shares = results.get("profile", {}).get("profiles", {})
     web = ("waitress", "werkzeug", "flask")
@@ -337,7 +344,8 @@ def _added_cpu(summary: dict[str, Any]) -> str:
 
 def _middleware_md(m: dict[str, Any]) -> list[str]:
     rows = [[r["label"], f"{r['us_per_call']:.2f}", f"{r['added_us']:.2f}",
-             f"{r['x_bare']:.0f}"] for r in m["rows"]]
+             f"{r['x_bare']:.2f}" if r["x_bare"] < 10 else f"{r['x_bare']:.0f}"]
+            for r in m["rows"]]
     return ["## Middleware cost per call (bench/bench_middleware.py)", "", m["title"], "",
             _table(["middleware", "us/call", "added us", "x bare"], rows), ""]
 
