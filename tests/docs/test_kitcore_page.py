@@ -59,7 +59,7 @@ def _expand(node: ast.expr, functions: dict[str, ast.FunctionDef]) -> list[str]:
         return [m for arg in node.args for m in _expand(arg, functions)]
     if isinstance(node, ast.Call) and _call_name(node) in functions:
         return _expand(_returned(functions[_call_name(node)]), functions)
-    return [_call_name(node)]
+    return [_call_name(node).rsplit(".", 1)[-1]]  # metrics.metrics_middleware -> its name
 
 
 def chains_in_code(service: str) -> set[tuple[str, ...]]:
@@ -124,11 +124,11 @@ def test_the_reader_follows_helpers_and_splats():
         "    def outer(n): return chain(*_obs(n), auth.jwt(p))\n"
         "    def inner(n): return chain(outer(n), only_self)\n"
         "    return Set(a=outer('a')(e), b=inner('b')(e))\n"
-        "def _obs(n): return (metrics.mw(n), log.mw(n))\n")
+        "def _obs(n): return (metrics.mw(n), log.log_mw(n))\n")
     functions = _functions(tree)
     wrappers = [k.value.func for k in _returned(functions["new_set"]).keywords]
     assert [_expand(w, functions) for w in wrappers] == [
-        ["metrics.mw", "log.mw", "auth.jwt"], ["metrics.mw", "log.mw", "auth.jwt", "only_self"]]
+        ["mw", "log_mw", "jwt"], ["mw", "log_mw", "jwt", "only_self"]]
 
 
 def test_every_name_in_the_request_picture_exists():
@@ -141,9 +141,9 @@ def test_every_name_in_the_request_picture_exists():
 def test_the_request_picture_shows_the_gateway_chain_of_the_shelf_route():
     """The note on the chain names the bearer (self) chain, in its order."""
     note = re.search(r"Note over chain: (.+)", _diagram("sequenceDiagram")).group(1)
-    words = {"metrics": "metrics.middleware", "log": "log.middleware",
-             "deadline": "deadline_middleware", "JWT": "auth.jwt_middleware",
-             "rate limit": "ratelimit.erroring", "only self": "only_self"}
+    words = {"metrics": "metrics_middleware", "log": "logging_middleware",
+             "deadline": "deadline_middleware", "JWT": "jwt_middleware",
+             "rate limit": "erroring_limit_middleware", "only self": "only_self"}
     shown = tuple(words[w] for w in re.findall("|".join(words), note))
     longest = max(chains_in_code("gateway"), key=len)
     assert shown == longest
