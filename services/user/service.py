@@ -21,6 +21,7 @@ from kitcore.errors import AlreadyExists, NotFound, Unauthenticated
 
 NAME_MAX = 100
 PASSWORD_MIN, PASSWORD_MAX = 8, 128  # bounded: hashing megabytes would be a cheap attack
+LOGIN_PASSWORD_MAX = 1024  # a login checks any length up to this against the hash
 _HASH_METHOD = "scrypt"
 
 
@@ -203,7 +204,7 @@ class Accounts:
     def login(self, request: LoginRequest) -> LoginReply:
         """A token for the right password; WrongPassword otherwise."""
         email = _check_email(request.email)
-        password = _check_password(request.password)
+        password = validate.password_attempt(request.password, max_len=LOGIN_PASSWORD_MAX)
         found = self._store.find_by_email(email)
         password_hash = found[1] if found else self._dummy_hash
         if not check_password_hash(password_hash, password) or found is None:

@@ -109,7 +109,8 @@ def test_login_returns_a_token_the_gateway_accepts(
 
 @pytest.mark.parametrize(
     ("email", "password"),
-    [("ada@example.org", "wrong password"), ("nobody@example.org", PASSWORD)],
+    [("ada@example.org", "wrong password"), ("nobody@example.org", PASSWORD),
+     ("ada@example.org", "short"), ("ada@example.org", "   "), ("ada@example.org", "p" * 129)],
 )
 def test_login_with_a_wrong_password_or_unknown_email_says_the_same(
     accounts: Accounts, email: str, password: str
@@ -122,7 +123,9 @@ def test_login_with_a_wrong_password_or_unknown_email_says_the_same(
 @pytest.mark.parametrize(
     ("email", "password", "message"),
     [(None, PASSWORD, "email: required"), ("ada@example.org", None, "password: required"),
-     ("nope", PASSWORD, "email: not an e-mail address")],
+     ("nope", PASSWORD, "email: not an e-mail address"),
+     ("ada@example.org", "", "password: must not be empty"),
+     ("ada@example.org", "p" * 1025, "password: longer than 1024 characters")],
 )
 def test_login_rejects_missing_fields(accounts: Accounts, email: object, password: object,
                                       message: str) -> None:
