@@ -27,7 +27,7 @@ DATABASE_WAIT = 30.0  # seconds to wait for PostgreSQL when the stack starts tog
 
 def open_store(config: KitConfig) -> BookStore:
     """The catalogue at ``DATABASE_URL``, once it answers: its table made, demo books in."""
-    store = BookStore(connect(config.database_url or DEFAULT_DATABASE_URL))
+    store = BookStore(connect(config.database_url or DEFAULT_DATABASE_URL, config.service_name))
     store.wait_until_up(DATABASE_WAIT)
     store.create_schema()
     store.seed()

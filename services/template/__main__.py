@@ -27,7 +27,7 @@ DATABASE_WAIT = 30.0  # seconds to wait for PostgreSQL when the stack starts tog
 
 def open_store(config: KitConfig) -> ItemStore:
     """The items at ``DATABASE_URL``, once it answers, their table made."""
-    store = ItemStore(connect(config.database_url or DEFAULT_DATABASE_URL))
+    store = ItemStore(connect(config.database_url or DEFAULT_DATABASE_URL, config.service_name))
     store.wait_until_up(DATABASE_WAIT)
     store.create_schema()
     return store

@@ -84,10 +84,11 @@ class Handler:
         except errors.KitError as exc:
             abort(context, exc)
         except Exception as exc:
-            if not log.is_logged(exc):
+            known = errors.translate(exc)  # a driver's outage is UNAVAILABLE, not a bug
+            if not log.is_logged(exc) and isinstance(known, errors.Internal):
                 _log.error("unexpected error", exc_info=exc, extra={"fields": {"error": str(exc)}})
                 log.mark_logged(exc)
-            abort(context, errors.Internal("internal error"))
+            abort(context, known)
         trace = trace_metadata()
         if trace:
             context.set_trailing_metadata(trace)

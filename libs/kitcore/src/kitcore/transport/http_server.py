@@ -40,7 +40,7 @@ from werkzeug.exceptions import HTTPException
 
 from kitcore import log, metrics
 from kitcore.endpoint import Context, Endpoint
-from kitcore.errors import Internal, InvalidArgument, KitError, from_http_status
+from kitcore.errors import Internal, InvalidArgument, KitError, from_http_status, translate
 
 TIMEOUT_HEADER = "X-Request-Timeout"
 """Request header with the seconds the caller still waits for an answer."""
@@ -247,8 +247,10 @@ def _on_http_exception(exc: HTTPException) -> Any:
 
 
 def _on_unexpected(exc: Exception) -> flask.Response:
-    """500 with a generic message; the traceback is logged (once), never sent."""
-    if not log.is_logged(exc):
+    """A known foreign failure as its kind (see errors.translate), else 500 with a
+    generic message; the traceback is logged (once), never sent."""
+    err = translate(exc)
+    if not log.is_logged(exc) and isinstance(err, Internal):
         _log.error("unexpected error", exc_info=exc, extra={"fields": {"error": str(exc)}})
         log.mark_logged(exc)
-    return encode_error(Internal("internal error"))
+    return encode_error(err)
