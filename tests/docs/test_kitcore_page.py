@@ -49,35 +49,17 @@ def _returned(function: ast.FunctionDef) -> ast.expr:
     return returns[0].value
 
 
-def _assignments(function: ast.FunctionDef) -> dict[str, ast.expr]:
-    """``name = value`` statements of the function itself."""
-    return {node.targets[0].id: node.value for node in _own_nodes(function)
-            if isinstance(node, ast.Assign) and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)}
-
-
-def _expand(node: ast.expr, functions: dict[str, ast.FunctionDef],
-            assigned: dict[str, ast.expr] | None = None) -> list[str]:
+def _expand(node: ast.expr, functions: dict[str, ast.FunctionDef]) -> list[str]:
     """The middlewares an expression stands for, outermost first."""
-    assigned = assigned or {}
-
-    def expand(child: ast.expr) -> list[str]:
-        return _expand(child, functions, assigned)
-
     if isinstance(node, ast.Starred):
-        return expand(node.value)
+        return _expand(node.value, functions)
     if isinstance(node, ast.Tuple):
-        return [m for element in node.elts for m in expand(element)]
+        return [m for element in node.elts for m in _expand(element, functions)]
     if isinstance(node, ast.Call) and _call_name(node) == "chain":
-        return [m for arg in node.args for m in expand(arg)]
+        return [m for arg in node.args for m in _expand(arg, functions)]
     if isinstance(node, ast.Call) and _call_name(node) in functions:
-        helper = functions[_call_name(node)]
-        return _expand(_returned(helper), functions, _assignments(helper))
-    if isinstance(node, ast.IfExp):  # an optional middleware: the branch that has it
-        return expand(node.body) or expand(node.orelse)
-    if isinstance(node, ast.Name) and node.id in assigned:
-        return expand(assigned[node.id])
-    return [_call_name(node).rsplit(".", 1)[-1]]  # metrics.metrics_middleware -> its name
+        return _expand(_returned(functions[_call_name(node)]), functions)
+    return [_call_name(node)]
 
 
 def chains_in_code(service: str) -> set[tuple[str, ...]]:
@@ -142,13 +124,11 @@ def test_the_reader_follows_helpers_and_splats():
         "    def outer(n): return chain(*_obs(n), auth.jwt(p))\n"
         "    def inner(n): return chain(outer(n), only_self)\n"
         "    return Set(a=outer('a')(e), b=inner('b')(e))\n"
-        "def _obs(n):\n"
-        "    shed = () if n is None else (limits.shed_mw(n),)\n"
-        "    return (metrics.mw(n), log.log_mw(n), *shed)\n")
+        "def _obs(n): return (metrics.mw(n), log.mw(n))\n")
     functions = _functions(tree)
     wrappers = [k.value.func for k in _returned(functions["new_set"]).keywords]
     assert [_expand(w, functions) for w in wrappers] == [
-        ["mw", "log_mw", "shed_mw", "jwt"], ["mw", "log_mw", "shed_mw", "jwt", "only_self"]]
+        ["metrics.mw", "log.mw", "auth.jwt"], ["metrics.mw", "log.mw", "auth.jwt", "only_self"]]
 
 
 def test_every_name_in_the_request_picture_exists():
@@ -161,10 +141,10 @@ def test_every_name_in_the_request_picture_exists():
 def test_the_request_picture_shows_the_gateway_chain_of_the_shelf_route():
     """The note on the chain names the bearer (self) chain, in its order."""
     note = re.search(r"Note over chain: (.+)", _diagram("sequenceDiagram")).group(1)
-    words = {"metrics": "metrics_middleware", "log": "logging_middleware",
-             "concurrency limit": "concurrency_limit_middleware",
-             "deadline": "deadline_middleware", "JWT": "jwt_middleware",
-             "rate limit": "erroring_limit_middleware", "only self": "only_self"}
+    words = {"metrics": "metrics.metrics_middleware", "log": "log.logging_middleware",
+             "concurrency limit": "concurrency.concurrency_limit_middleware",
+             "deadline": "deadline_middleware", "JWT": "auth.jwt_middleware",
+             "rate limit": "ratelimit.erroring_limit_middleware", "only self": "only_self"}
     shown = tuple(words[w] for w in re.findall("|".join(words), note))
     longest = max(chains_in_code("gateway"), key=len)
     assert shown == longest
