@@ -172,3 +172,10 @@ def test_an_endpoint_slow_by_design_cuts_only_past_its_own_target():
     assert limiter.limit == 10
     assert concurrency.concurrency_limit_middleware(limiter)(hashing)(CTX, None) == "hashed"
     assert limiter.limit == 5  # the same call under the limiter's own target is slow
+
+
+def test_without_a_limiter_the_endpoint_is_left_as_it_is():
+    def bare(ctx, request):
+        return "served"
+
+    assert concurrency.concurrency_limit_middleware(None)(bare) is bare
