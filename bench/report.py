@@ -369,18 +369,22 @@ def _overload_md(over: dict[str, Any]) -> list[str]:
     """The overload step: what was admitted, how fast the rest was refused, the step after."""
     v, during, after = over["verdict"], over["during"], over["after"]
     outcomes = [[name, during["errors"].get(name, during["ok"] if name == "ok" else ""),
-                 q.get("p50"), q.get("p99"), q.get("max")]
+                 *(round(q[k], 1) for k in ("p50", "p99", "max"))]
                 for name, q in sorted(during.get("latency_by_outcome_ms", {}).items())]
     return [
         "## Overload", "",
         f"Offered {over['offered_rate']}/s (twice the best rate) for 30 s, open loop, then "
         f"half that again at once. Admitted {v['admitted_rps']}/s at p99 "
-        f"{v['admitted_p99_ms']} ms (target < 100 ms); refused {v['refused']} at p99 "
-        f"{v['refusal_p99_ms']} ms (target < 5 ms, 503/429 with Retry-After); other "
+        f"{_ms(v['admitted_p99_ms'])} ms (target < 100 ms); refused {v['refused']} at p99 "
+        f"{_ms(v['refusal_p99_ms'])} ms (target < 5 ms, 503/429 with Retry-After); other "
         f"failures {v['other_failures'] or 'none'}; the step after: p99 "
         f"{after['latency_ms'].get('p99')} ms, {after['failed_fraction']:.1%} failed "
         f"(recovered: {_yes(v['recovered'])}). Verdict: {_yes(v['met'])}.", "",
         _table(["outcome", "count", "p50 ms", "p99 ms", "max ms"], outcomes), ""]
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def _stack_md(st: dict[str, Any]) -> list[str]:
