@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from kitcore import errors
+from kitcore import errors, sql
 from kitcore.sql import DatabaseUnavailable, Store, connect, map_error
 from kitcore.testing.postgres import PostgresServer
 
@@ -102,6 +102,50 @@ def test_pooled_connections_survive_a_database_restart(postgres: PostgresServer)
     postgres.stop()
     postgres.start()
     assert store.names() == ["kept"]  # the dead pooled connection was replaced, not used
+    store.engine.dispose()
+
+
+def _backend_pid(store: ThingStore) -> int:
+    with store.reading() as conn:
+        return conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def test_a_connection_the_server_ended_is_replaced_at_checkout(postgres: PostgresServer) -> None:
+    url = postgres.create_database(f"ended_{uuid.uuid4().hex[:12]}")
+    store, admin = ThingStore(connect(url)), ThingStore(connect(url))
+    store.create_schema()
+    store.add("kept")
+    pooled = _backend_pid(store)
+    with admin.reading() as conn:
+        assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pooled}).scalar()
+    assert store.names() == ["kept"]  # not an error: the dead connection was left out
+    assert _backend_pid(store) != pooled
+    store.engine.dispose()
+    admin.engine.dispose()
+
+
+def test_a_live_connection_is_kept_and_one_idle_for_long_is_pinged_first(
+    postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ThingStore(connect(postgres.create_database(f"idle_{uuid.uuid4().hex[:12]}")))
+    store.create_schema()
+    pooled = _backend_pid(store)
+    assert _backend_pid(store) == pooled  # a live connection is reused, not replaced
+    monkeypatch.setattr(sql, "IDLE_PING", 0.0)
+    assert _backend_pid(store) == pooled  # pinged, answered, reused
+    store.engine.dispose()
+
+
+def test_reads_run_outside_a_transaction_and_writes_inside_one(postgres: PostgresServer) -> None:
+    store = ThingStore(connect(postgres.create_database(f"tx_{uuid.uuid4().hex[:12]}")))
+    store.create_schema()
+    with store.reading() as conn:
+        conn.execute(sa.select(things.c.name))
+        assert conn.connection.dbapi_connection.autocommit is True
+    with store.engine.begin() as conn:
+        conn.execute(sa.select(things.c.name))
+        assert conn.in_transaction()
+        assert conn.connection.dbapi_connection.autocommit is False
     store.engine.dispose()
 
 

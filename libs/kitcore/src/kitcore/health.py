@@ -7,7 +7,8 @@ routes (:func:`kitcore.transport.http_admin.health_routes`) and the standard gRP
 health service (:func:`kitcore.transport.grpc_health.add_grpc_health`) both
 answer from it.
 
-The Docker HEALTHCHECK that calls ``/healthz`` is :mod:`kitcore.probe`.
+The images' Docker HEALTHCHECK calls ``/healthz`` (bash over ``/dev/tcp``: see a
+service's Dockerfile).
 """
 
 from __future__ import annotations
