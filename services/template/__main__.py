@@ -14,7 +14,6 @@ from __future__ import annotations
 from kitcore import health
 from kitcore.app import App, setup_process
 from kitcore.config import KitConfig
-from kitcore.sql import connect
 from template.endpoints import new_set
 from template.service import Items
 from template.store import ItemStore
@@ -22,15 +21,6 @@ from template.transport_grpc import add_to_server
 from template.transport_http import make_http_app
 
 DEFAULT_DATABASE_URL = "sqlite:///template.db"  # a file in the working directory
-DATABASE_WAIT = 30.0  # seconds to wait for PostgreSQL when the stack starts together
-
-
-def open_store(config: KitConfig) -> ItemStore:
-    """The items at ``DATABASE_URL``, once it answers, their table made."""
-    store = ItemStore(connect(config.database_url or DEFAULT_DATABASE_URL))
-    store.wait_until_up(DATABASE_WAIT)
-    store.create_schema()
-    return store
 
 
 def build(config: KitConfig, store: ItemStore | None = None) -> App:
@@ -38,7 +28,7 @@ def build(config: KitConfig, store: ItemStore | None = None) -> App:
 
     ``store`` stands in for the one ``DATABASE_URL`` names (a test's own).
     """
-    store = store or open_store(config)
+    store = store or ItemStore.open(config.database_url or DEFAULT_DATABASE_URL)
     endpoints = new_set(Items(store, config.instance_id), config.request_timeout)
     readiness = health.Readiness()
     readiness.add_check("database", store.ping)

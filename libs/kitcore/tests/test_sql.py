@@ -163,3 +163,12 @@ def test_ping_and_wait_until_up_follow_the_database(postgres: PostgresServer) ->
     finally:
         postgres.start()
         store.engine.dispose()
+
+
+def test_open_waits_for_the_database_and_makes_the_tables(tmp_path):
+    url = f"sqlite:///{tmp_path / 'opened.db'}"
+    store = ThingStore.open(url, wait=1.0)
+    with store.engine.connect() as conn:
+        for table in (things, links):
+            assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0
+    store.engine.dispose()

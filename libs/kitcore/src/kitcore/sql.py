@@ -5,14 +5,14 @@ stack (``postgresql+psycopg://...``), a SQLite file when a service runs alone,
 SQLite in memory in tests. :class:`Store` is the base of a service's store: it
 holds the engine, creates the store's tables at start (also when replicas
 start at the same time on one database), pings the database for readiness and
-waits for it at start. The tables and the queries stay in the service's own
-``store.py``.
+waits for it at start; :meth:`Store.open` does all of that at once. The
+tables and the queries stay in the service's own ``store.py``.
 """
 
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from typing import ClassVar, Self
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
@@ -21,6 +21,9 @@ from sqlalchemy.pool import StaticPool
 _IN_MEMORY = ("sqlite://", "sqlite:///:memory:")
 _SCHEMA_ATTEMPTS = 3
 _WAIT_INTERVAL = 0.5  # seconds between pings while the database starts
+
+DATABASE_WAIT = 30.0
+"""Seconds :meth:`Store.open` waits for the database (PostgreSQL may start with the stack)."""
 
 
 def connect(url: str) -> sa.Engine:
@@ -45,6 +48,14 @@ class Store:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, wait: float = DATABASE_WAIT) -> Self:
+        """The store on ``url``, once the database answers (within ``wait`` s), tables made."""
+        store = cls(connect(url))
+        store.wait_until_up(wait)
+        store.create_schema()
+        return store
 
     def create_schema(self) -> None:
         """Create the tables that are missing; safe when replicas start at the same time."""
