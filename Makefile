@@ -43,7 +43,7 @@ system-deps: ## install etcd, Redis and PostgreSQL servers for the tests (Debian
 test: test-unit test-integration ## run every test: unit, then the stack
 
 test-unit: proto system-deps ## unit tests of kitcore and the services (real etcd/Redis/PostgreSQL processes)
-	$(BIN)/pytest -q libs/kitcore/tests services tests/layout tests/new_service tests/reliability/fuzz docker
+	$(BIN)/pytest -q libs/kitcore/tests services tests/layout tests/new_service tests/reliability/fuzz docker tests/docs
 
 # One pytest session, so the stack comes up once for both; the chaos run goes last.
 test-integration: proto images ## black-box tests of the running stack under compose, then its reliability (security, chaos)

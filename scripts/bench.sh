@@ -86,3 +86,5 @@ fi
 
 echo "== report"
 $PY bench/report.py --results "$RESULTS" --out bench/report
+# The figures in docs/benchmarks.md come from the report just written.
+$PY bench/docs_figures.py

@@ -25,7 +25,7 @@ Measured and asserted (targets, not loosened):
   registered. Bounded by :data:`RECOVERY_LIMIT`.
 
 The figures are printed (run with ``-s`` to see them with the rest); the
-README's Reliability section records a run of them.
+docs/testing.md (Chaos under load) records a run of them.
 """
 
 from __future__ import annotations
