@@ -224,7 +224,8 @@ resolve_public() {
   done
 }
 
-# Rewrites our keys in .env, keeping any other settings the user put there.
+# Rewrites our keys in .env, keeping any other settings (and the secrets of
+# scripts/env-secrets.sh).
 write_env() {
   local var keys
   keys=$(IFS='|'; echo "${IMAGE_VARS[*]}")
@@ -235,6 +236,7 @@ write_env() {
       echo "$var=${CHOSEN[$var]}"
     done
   } >.env.tmp
+  chmod 600 .env.tmp  # it holds the stack's secrets too
   mv .env.tmp .env
 }
 
@@ -266,6 +268,8 @@ build_services() {
 
 main() {
   command -v docker >/dev/null 2>&1 || die "docker is not installed"
+  # Compose reads the whole file even to build, and the file requires the secrets.
+  scripts/env-secrets.sh
   wheelhouse
   local mode var locals=()
   mode=$(choose_mode)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Starts the whole stack (`make up`): builds the images that are missing or
-# stale (scripts/build-images.sh), starts every container, waits until all are
-# healthy, then prints where to look. On failure it prints the logs of the
+# Starts the whole stack (`make up`): gives the checkout its own random
+# secrets in .env the first time (scripts/env-secrets.sh), builds the images
+# that are missing or stale (scripts/build-images.sh), starts every container,
+# waits until all are healthy, then prints where to look. On failure it prints the logs of the
 # containers that did not become healthy and exits non-zero.
 set -euo pipefail
 
@@ -17,6 +18,7 @@ fi
 export COMPOSE
 WAIT_TIMEOUT=${KIT_WAIT_TIMEOUT:-180}
 
+scripts/env-secrets.sh
 scripts/build-images.sh
 
 services=(etcd redis postgres jaeger prometheus)
@@ -59,13 +61,30 @@ url_of() {
   [ -n "$published" ] && echo "http://localhost:${published##*:}$3"
 }
 
+# The trace view: Jaeger's UI, or the stand-in's pages at the same URLs.
+trace_label="Jaeger UI    " trace_note=""
+case "$($COMPOSE ps --format '{{.Image}}' jaeger 2>/dev/null | head -n 1)" in
+  *jaeger-standin*) trace_label="Trace view   " trace_note="   (the Jaeger stand-in: traces in memory)" ;;
+esac
+traces=$(url_of jaeger 16686 "" || echo "(not started)")
+gateway=$(url_of gateway 8080 "" || echo "(not started)")
+admin_user=$({ ${KIT_ADMIN_USER:+echo "$KIT_ADMIN_USER"}; sed -n 's/^KIT_ADMIN_USER=//p' .env; } | head -n 1)
+
 compose_cmd=${COMPOSE#"$root/"}
 cat <<EOF
 
 kitcore is up.
-  gateway        $(url_of gateway 8080 /openapi.json || echo "(not started)")
-  Jaeger UI      $(url_of jaeger 16686 /)
-  Prometheus UI  $(url_of prometheus 9090 /targets)
+  gateway        $gateway/openapi.json
+  $trace_label  $traces/search$trace_note
+  Prometheus UI  $(url_of prometheus 9090 /targets || echo "(not started)")
+
+See one request cross the services:
+  curl -si $gateway/api/v1/books | grep -i x-trace-id
+  then open $traces/trace/<that id>
+
+Secrets of this checkout, made by the first 'make up': .env (git-ignored), with
+KIT_JWT_SECRET, POSTGRES_PASSWORD and KIT_ADMIN_PASSWORD, the password of the
+fault knobs (/admin/faults, user ${admin_user:-admin}).
 
 Service registrations in etcd:
   $compose_cmd exec etcd etcdctl get --prefix /kitcore/services/

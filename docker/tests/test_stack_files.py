@@ -8,7 +8,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
+import shutil
+import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -21,16 +25,27 @@ PYTHON_SERVICES = {"book-1": "book", "book-2": "book", "user": "user",
 INFRA = {"etcd", "redis", "postgres", "jaeger", "prometheus"}
 
 
-def _config(**env: str) -> dict:
-    """The compose file as compose resolves it, ignoring the local .env."""
-    environ = {k: v for k, v in os.environ.items() if not k.endswith("_IMAGE")}
+SECRETS = ("KIT_JWT_SECRET", "KIT_ADMIN_PASSWORD", "POSTGRES_PASSWORD")
+"""The variables compose requires, with no default (scripts/env-secrets.sh makes them)."""
+
+
+def _compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``compose config`` of the stack's file, ignoring the local .env and our secrets."""
+    environ = {k: v for k, v in os.environ.items()
+               if not k.endswith("_IMAGE") and k not in SECRETS}
     environ.update(env)
-    out = subprocess.run(
+    return subprocess.run(
         [str(COMPOSE), "--env-file", os.devnull, "-f", str(ROOT / "docker-compose.yml"),
          "config", "--format", "json"],
-        capture_output=True, text=True, check=True, env=environ, cwd=ROOT,
+        capture_output=True, text=True, env=environ, cwd=ROOT, check=False,
     )
-    return json.loads(out.stdout)
+
+
+def _config(**env: str) -> dict:
+    """The compose file as compose resolves it, with secrets made up for the test."""
+    done = _compose_config({name: secrets.token_hex(8) for name in SECRETS} | env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +64,7 @@ def test_one_dockerfile_builds_every_python_service() -> None:
     assert "ARG BASE_IMAGE=python:3.11-slim" in text
     assert "--no-index --find-links /wheels" in text
     assert re.search(r"^USER (?!root)\w+", text, re.M)
-    assert "HEALTHCHECK" in text and "kitcore.probe" in text
+    assert "HEALTHCHECK" in text and "/dev/tcp/127.0.0.1/8080" in text
     # The service's name and code come last, so every layer before them is shared.
     last_stage = text[text.rindex("\nFROM "):]
     service_arg = last_stage.index("ARG SERVICE")
@@ -64,6 +79,49 @@ def test_compose_builds_each_python_service_from_the_one_dockerfile(config: dict
         build = config["services"][name]["build"]
         assert build["dockerfile"] == SERVICE_DOCKERFILE, name
         assert build["args"]["SERVICE"] == PYTHON_SERVICES[name], name
+
+
+def _healthcheck(port: int) -> list[str]:
+    """The services' HEALTHCHECK command, pointed at ``port``."""
+    text = (ROOT / SERVICE_DOCKERFILE).read_text()
+    command = re.search(r"^HEALTHCHECK .*\\\n\s+CMD (\[.*\])$", text, re.M)
+    assert command, "no HEALTHCHECK ... CMD [...] in the Dockerfile"
+    argv = json.loads(command.group(1))
+    return [arg.replace("127.0.0.1/8080", f"127.0.0.1/{port}") for arg in argv]
+
+
+@pytest.fixture
+def healthz():
+    """A server whose /healthz answers what the test sets: a status, after a delay."""
+    flask = pytest.importorskip("flask")
+    from kitcore.testing.http_server import serve_in_thread
+
+    answer = {"status": 200, "delay": 0.0}
+    app = flask.Flask("probed")
+    app.add_url_rule("/healthz", "healthz", lambda: (
+        time.sleep(answer["delay"]) or ("", answer["status"])))
+    served = serve_in_thread(app)
+    yield served.port, answer
+    served.stop()
+
+
+def _probe(port: int) -> int:
+    return subprocess.run(_healthcheck(port), capture_output=True, timeout=15).returncode
+
+
+def test_the_healthcheck_passes_on_200_only_and_within_two_seconds(healthz) -> None:
+    port, answer = healthz
+    assert _probe(port) == 0
+    answer["status"] = 503
+    assert _probe(port) != 0
+    answer["status"], answer["delay"] = 200, 3.0
+    assert _probe(port) != 0  # a 200 after 3 s is too late
+
+
+def test_the_healthcheck_fails_where_nothing_listens() -> None:
+    from kitcore.testing.process import free_port
+
+    assert _probe(free_port()) != 0
 
 
 def test_the_stack_has_every_service(config: dict) -> None:
@@ -154,3 +212,70 @@ def test_postgres_init_creates_a_database_per_service() -> None:
     sql = (ROOT / "docker/postgres/initdb/10-service-databases.sql").read_text()
     assert "CREATE DATABASE book;" in sql
     assert 'CREATE DATABASE "user";' in sql
+
+
+# --- secrets -----------------------------------------------------------------------
+
+
+def test_no_secret_has_a_value_in_the_compose_file() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    for name in SECRETS:
+        uses = re.findall(r"\$\{" + name + r"(:?[?-]?)", text)
+        assert uses and set(uses) == {":?"}, f"{name}: every use must be ${{{name}:?...}}"
+
+
+def test_compose_refuses_to_run_without_the_secrets() -> None:
+    if not COMPOSE.exists():
+        pytest.skip("the Compose binary is installed by `make venv`")
+    for missing in SECRETS:
+        env = {name: "set" for name in SECRETS if name != missing}
+        done = _compose_config(env)
+        assert done.returncode != 0
+        assert f"required variable {missing} is missing a value" in done.stderr
+        assert "make up writes a random one into .env" in done.stderr
+
+
+def test_the_services_get_the_secrets_they_are_given() -> None:
+    if not COMPOSE.exists():
+        pytest.skip("the Compose binary is installed by `make venv`")
+    given = {name: secrets.token_hex(8) for name in SECRETS}
+    services = _config(**given)["services"]
+    assert services["gateway"]["environment"]["KIT_JWT_SECRET"] == given["KIT_JWT_SECRET"]
+    assert services["user"]["environment"]["KIT_ADMIN_PASSWORD"] == \
+        given["KIT_ADMIN_PASSWORD"]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == \
+        given["POSTGRES_PASSWORD"]
+    assert f":{given['POSTGRES_PASSWORD']}@postgres:5432/book" in \
+        services["book-1"]["environment"]["DATABASE_URL"]
+
+
+def _checkout(tmp_path: Path, name: str) -> Path:
+    """A folder with scripts/env-secrets.sh, as a checkout of the repository has it."""
+    (tmp_path / name / "scripts").mkdir(parents=True)
+    shutil.copy(ROOT / "scripts" / "env-secrets.sh", tmp_path / name / "scripts")
+    return tmp_path / name
+
+
+def _env_file(checkout: Path) -> dict[str, str]:
+    subprocess.run([str(checkout / "scripts" / "env-secrets.sh")], check=True,
+                   capture_output=True, timeout=30)
+    lines = (checkout / ".env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def test_env_secrets_makes_random_values_once_and_keeps_other_lines(tmp_path: Path) -> None:
+    checkout = _checkout(tmp_path, "one")
+    (checkout / ".env").write_text("BASE_IMAGE=local/python:1\nKIT_ADMIN_PASSWORD=\n")
+    first = _env_file(checkout)
+    assert first["BASE_IMAGE"] == "local/python:1"
+    for name in SECRETS:
+        assert re.fullmatch(r"[A-Za-z0-9]{40}", first[name]), name
+    assert len({first[name] for name in SECRETS}) == 3
+    assert stat.S_IMODE((checkout / ".env").stat().st_mode) == 0o600
+    assert _env_file(checkout) == first  # reused, not replaced
+    other = _env_file(_checkout(tmp_path, "two"))
+    assert all(other[name] != first[name] for name in SECRETS)
+
+
+def test_env_is_ignored_by_git() -> None:
+    assert ".env" in (ROOT / ".gitignore").read_text().splitlines()

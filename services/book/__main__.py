@@ -25,7 +25,7 @@ DEFAULT_DATABASE_URL = "sqlite:///book.db"  # a file in the working directory
 
 def open_store(config: KitConfig) -> BookStore:
     """The catalogue at ``DATABASE_URL``, once it answers: its table made, demo books in."""
-    store = BookStore.open(config.database_url or DEFAULT_DATABASE_URL)
+    store = BookStore.open(config.database_url or DEFAULT_DATABASE_URL, config.service_name)
     store.seed()
     return store
 

@@ -25,6 +25,10 @@ from kitcore.config import (
 DEFAULT_REQUEST_TIMEOUT = "3"
 """Seconds a request may take end to end unless ``KIT_REQUEST_TIMEOUT`` says otherwise."""
 
+DEFAULT_CONCURRENCY_LIMIT = "6"
+"""Requests in flight at most unless ``KIT_CONCURRENCY_LIMIT`` says otherwise: below
+the server's 8 worker threads, so a free thread is always there to refuse the rest."""
+
 DEFAULT_USER_ADDRS = ("127.0.0.1:8081",)
 """Where user answers HTTP when run alone (``KIT_HTTP_PORT=8081 python -m user``)."""
 
@@ -49,7 +53,8 @@ class GatewayConfig:
     @classmethod
     def from_env(cls, environ: Environ = os.environ) -> GatewayConfig:
         """Read the configuration (the gateway serves HTTP only, on 8080 by default)."""
-        kit_environ = {"KIT_REQUEST_TIMEOUT": DEFAULT_REQUEST_TIMEOUT, **environ}
+        kit_environ = {"KIT_REQUEST_TIMEOUT": DEFAULT_REQUEST_TIMEOUT,
+                       "KIT_CONCURRENCY_LIMIT": DEFAULT_CONCURRENCY_LIMIT, **environ}
         kit = KitConfig.from_env("gateway", kit_environ, http_port=8080)
         return cls(
             kit=replace(kit, grpc_port=0),  # no gRPC server: registered with HTTP only

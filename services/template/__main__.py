@@ -28,7 +28,8 @@ def build(config: KitConfig, store: ItemStore | None = None) -> App:
 
     ``store`` stands in for the one ``DATABASE_URL`` names (a test's own).
     """
-    store = store or ItemStore.open(config.database_url or DEFAULT_DATABASE_URL)
+    store = store or ItemStore.open(config.database_url or DEFAULT_DATABASE_URL,
+                                    config.service_name)
     endpoints = new_set(Items(store, config.instance_id), config.request_timeout)
     readiness = health.Readiness()
     readiness.add_check("database", store.ping)

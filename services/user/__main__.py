@@ -30,7 +30,8 @@ def build(config: KitConfig, store: UserStore | None = None) -> App:
 
     ``store`` stands in for the one ``DATABASE_URL`` names (a test's own).
     """
-    store = store or UserStore.open(config.database_url or DEFAULT_DATABASE_URL)
+    store = store or UserStore.open(config.database_url or DEFAULT_DATABASE_URL,
+                                    config.service_name)
     # The gateway checks the same secret, issuer and audience (KIT_JWT_*).
     issuer = JWTIssuer(config.jwt_secret, "HS256", issuer=config.jwt_issuer,
                        audience=config.jwt_audience, ttl=TOKEN_TTL)

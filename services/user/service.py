@@ -21,6 +21,7 @@ from kitcore.errors import AlreadyExists, NotFound, Unauthenticated
 
 NAME_MAX = 100
 PASSWORD_MIN, PASSWORD_MAX = 8, 128  # bounded: hashing megabytes would be a cheap attack
+LOGIN_PASSWORD_MAX = 1024  # a login checks any length up to this against the hash
 _HASH_METHOD = "scrypt"
 
 
@@ -188,7 +189,11 @@ class Accounts:
             email=_check_email(request.email),
         )
         password = _check_password(request.password)
-        if not self._store.add(user, generate_password_hash(password, _HASH_METHOD)):
+        # Checked before hashing (the costly part), so a sign-up retried after a
+        # timeout answers 409 at once instead of hashing again; add() still
+        # refuses a duplicate that races this check.
+        if self._store.find_by_email(user.email) is not None or not self._store.add(
+                user, generate_password_hash(password, _HASH_METHOD)):
             raise EmailTaken(f"an account with email {user.email} exists already")
         return UserReply(user, self._served_by)
 
@@ -203,7 +208,7 @@ class Accounts:
     def login(self, request: LoginRequest) -> LoginReply:
         """A token for the right password; WrongPassword otherwise."""
         email = _check_email(request.email)
-        password = _check_password(request.password)
+        password = validate.password_attempt(request.password, max_len=LOGIN_PASSWORD_MAX)
         found = self._store.find_by_email(email)
         password_hash = found[1] if found else self._dummy_hash
         if not check_password_hash(password_hash, password) or found is None:

@@ -25,13 +25,8 @@ _DOTTED = re.compile(r"\b(?:kitcore|gateway|book|user)(?:\.\w+)+")
 
 
 def _call_name(node: ast.expr) -> str:
-    """``metrics.metrics_middleware(...)`` -> ``metrics.metrics_middleware``."""
+    """``metrics.middleware(...)`` -> ``metrics.middleware``."""
     return ast.unparse(node.func if isinstance(node, ast.Call) else node)
-
-
-def _factory(dotted: str) -> str:
-    """``metrics.metrics_middleware`` -> ``metrics_middleware``: each factory's name is its own."""
-    return dotted.rsplit(".", 1)[-1]
 
 
 def _functions(tree: ast.AST) -> dict[str, ast.FunctionDef]:
@@ -64,7 +59,7 @@ def _expand(node: ast.expr, functions: dict[str, ast.FunctionDef]) -> list[str]:
         return [m for arg in node.args for m in _expand(arg, functions)]
     if isinstance(node, ast.Call) and _call_name(node) in functions:
         return _expand(_returned(functions[_call_name(node)]), functions)
-    return [_factory(_call_name(node))]
+    return [_call_name(node)]
 
 
 def chains_in_code(service: str) -> set[tuple[str, ...]]:
@@ -133,7 +128,7 @@ def test_the_reader_follows_helpers_and_splats():
     functions = _functions(tree)
     wrappers = [k.value.func for k in _returned(functions["new_set"]).keywords]
     assert [_expand(w, functions) for w in wrappers] == [
-        ["mw", "mw", "jwt"], ["mw", "mw", "jwt", "only_self"]]
+        ["metrics.mw", "log.mw", "auth.jwt"], ["metrics.mw", "log.mw", "auth.jwt", "only_self"]]
 
 
 def test_every_name_in_the_request_picture_exists():
@@ -146,9 +141,9 @@ def test_every_name_in_the_request_picture_exists():
 def test_the_request_picture_shows_the_gateway_chain_of_the_shelf_route():
     """The note on the chain names the bearer (self) chain, in its order."""
     note = re.search(r"Note over chain: (.+)", _diagram("sequenceDiagram")).group(1)
-    words = {"metrics": "metrics_middleware", "log": "logging_middleware",
-             "deadline": "deadline_middleware", "JWT": "jwt_middleware",
-             "rate limit": "erroring_limit_middleware", "only self": "only_self"}
+    words = {"metrics": "metrics.metrics_middleware", "log": "log.logging_middleware",
+             "deadline": "deadline_middleware", "JWT": "auth.jwt_middleware",
+             "rate limit": "ratelimit.erroring_limit_middleware", "only self": "only_self"}
     shown = tuple(words[w] for w in re.findall("|".join(words), note))
     longest = max(chains_in_code("gateway"), key=len)
     assert shown == longest

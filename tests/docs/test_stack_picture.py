@@ -48,8 +48,10 @@ def _port(label: str) -> int:
 
 
 def _default(value: str) -> str:
-    """``${X:-default}`` -> ``default``, for every variable in ``value``."""
-    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(value))
+    """``${X:-default}`` -> ``default`` and a required ``${X:?message}`` -> ``X``, for
+    every variable in ``value``."""
+    value = re.sub(r"\$\{(\w+):\?[^}]*\}", r"\1", str(value))
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
 
 
 def _environment(service: dict) -> dict[str, str]:

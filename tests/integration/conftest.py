@@ -11,6 +11,9 @@
 - Ports: the published ports are free ports picked for this run (or the
   ``IT_*_PORT`` variables), passed to compose through the environment, so a
   ``make up`` stack on the default ports is left alone.
+- Secrets: the suite's own random ``KIT_JWT_SECRET``, ``KIT_ADMIN_PASSWORD``
+  and ``POSTGRES_PASSWORD`` (the stack has no defaults), kept per project in
+  ``build/it-secrets/`` so a kept stack's database still accepts them.
 - ``IT_KEEP_STACK=1`` leaves the stack running after the run (the next run
   reuses it), which makes running one test again quick.
 - Order: tests marked ``disruptive`` (they stop, kill or break something and
@@ -19,7 +22,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -43,6 +48,9 @@ PORT_VARIABLES = {
     "PROMETHEUS_PORT": "IT_PROMETHEUS_PORT",
 }
 """The stack's published-port variable -> the variable that fixes it for the suite."""
+
+SECRET_VARIABLES = ("KIT_JWT_SECRET", "KIT_ADMIN_PASSWORD", "POSTGRES_PASSWORD")
+"""The stack's secrets, which compose requires and the suite makes up itself."""
 
 STARTUP_TIMEOUT = 240
 """Seconds the whole stack may take to become healthy (2 busy cores)."""
@@ -111,12 +119,25 @@ def docker_compose_project_name() -> str:
     return PROJECT
 
 
+def _use_own_secrets() -> None:
+    """Put this project's random secrets into the environment compose reads first."""
+    path = ROOT / "build" / "it-secrets" / f"{PROJECT}.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        values = {name: secrets.token_hex(20) for name in SECRET_VARIABLES}
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(values))
+    os.environ.update(json.loads(path.read_text()))
+
+
 @pytest.fixture(scope="session")
 def docker_setup() -> list[str]:
-    """Start everything and wait for every healthcheck (images come from `make images`)."""
+    """Start everything (images come from `make images`); the ``stack`` fixture then
+    waits for every healthcheck (see Compose.wait_healthy)."""
     if shutil.which("docker") is None:
         pytest.exit("docker is not installed", returncode=2)
-    return [f"up -d --wait --wait-timeout {STARTUP_TIMEOUT}"]
+    _use_own_secrets()
+    return ["up -d"]
 
 
 @pytest.fixture(scope="session")
@@ -135,6 +156,7 @@ def stack(docker_services: object, docker_ip: str, docker_compose_command: str,
         return f"http://{docker_ip}:{os.environ[variable]}"
 
     compose = Compose(docker_compose_command, docker_compose_file, PROJECT)
+    compose.wait_healthy(STARTUP_TIMEOUT)
     api = Gateway(url("GATEWAY_PORT"))
     running = Stack(compose, url("GATEWAY_PORT"), url("JAEGER_UI_PORT"),
                     url("PROMETHEUS_PORT"), api, startup_timeout=STARTUP_TIMEOUT)

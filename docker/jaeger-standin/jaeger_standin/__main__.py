@@ -54,7 +54,7 @@ def main() -> None:
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"Jaeger stand-in (not Jaeger): OTLP/HTTP on :{settings.otlp_port}, "
-          f"query API on :{settings.query_port}, up to {settings.max_traces} traces "
+          f"trace view and query API on :{settings.query_port}, up to {settings.max_traces} traces "
           f"and {settings.max_spans} spans",
           flush=True)
 

@@ -1,4 +1,4 @@
-"""The two HTTP servers: the OTLP/HTTP receiver and the Jaeger query API."""
+"""The two HTTP servers: the OTLP/HTTP receiver, and the trace view with the Jaeger query API."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -15,31 +16,23 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from jaeger_standin import pages
 from jaeger_standin.jaeger_json import envelope, error_envelope, trace_json
 from jaeger_standin.otlp import BadRequest, decode_request
 from jaeger_standin.store import TraceQuery, TraceStore
+from jaeger_standin.waterfall import layout
 
 MAX_BODY_BYTES = 16 << 20
 DEFAULT_LIMIT = 100
 
-PAGE = b"""<!doctype html>
-<html><head><meta charset="utf-8"><title>Jaeger stand-in (kitcore)</title></head>
-<body style="font-family: sans-serif; max-width: 46em; margin: 2em auto">
-<h1>Jaeger stand-in</h1>
-<p><strong>This is not Jaeger.</strong> The kitcore stack runs this small collector
-where the Jaeger image cannot be pulled. It keeps recent traces in memory and
-answers part of Jaeger's HTTP query API as JSON; there is no UI.</p>
-<ul>
-<li><a href="/api/services">/api/services</a></li>
-<li>/api/services/{service}/operations</li>
-<li>/api/traces?service=gateway&amp;limit=20 (also operation, lookback, start, end, tags)</li>
-<li>/api/traces/{traceID}</li>
-</ul>
-<p>Traces arrive as OTLP/HTTP protobuf on port 4318, <code>POST /v1/traces</code>.</p>
-</body></html>
-"""
+STATIC = Path(__file__).resolve().parent / "static"
+STATIC_TYPES = {"view.css": "text/css; charset=utf-8",
+                "view.js": "text/javascript; charset=utf-8"}
+PAGE_POLICY = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"
+"""Content-Security-Policy of the HTML pages: no inline script, nothing from elsewhere."""
 
 _TRACE_PATH = re.compile(r"^/api/traces/([0-9a-fA-F]{1,32})$")
+_TRACE_PAGE = re.compile(r"^/trace/([0-9a-fA-F]{1,32})$")
 _OPERATIONS_PATH = re.compile(r"^/api/services/([^/]+)/operations$")
 _LOOKBACK = re.compile(r"^(\d+)(us|ms|s|m|h|d)$")
 _UNIT_US = {"us": 1, "ms": 1_000, "s": 1_000_000, "m": 60_000_000,
@@ -63,9 +56,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass  # one line per request would drown the stack's logs
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(self, status: int, body: bytes, content_type: str,
+              headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
@@ -122,14 +118,20 @@ class OtlpHandler(_Handler):
 
 
 class QueryHandler(_Handler):
-    """The HTML page and the read-only Jaeger query API."""
+    """The trace view (HTML) and the read-only Jaeger query API (JSON)."""
 
     def do_GET(self) -> None:  # noqa: N802
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         try:
-            if path == "/":
-                self._send(200, PAGE, "text/html; charset=utf-8")
+            if path in ("/", "/search"):
+                self._search(parse_qs(url.query))
+            elif match := _TRACE_PAGE.match(path):
+                self._trace_page(match.group(1))
+            elif path.startswith("/static/") and path[8:] in STATIC_TYPES:
+                name = path[8:]
+                self._send(200, (STATIC / name).read_bytes(), STATIC_TYPES[name],
+                           {"Cache-Control": "no-cache"})
             elif path == "/api/services":
                 self._send_json(200, envelope(self.server.store.services()))
             elif match := _OPERATIONS_PATH.match(path):
@@ -148,6 +150,29 @@ class QueryHandler(_Handler):
 
     do_HEAD = do_GET
 
+    def _send_page(self, status: int, page: bytes) -> None:
+        self._send(status, page, "text/html; charset=utf-8",
+                   {"Content-Security-Policy": PAGE_POLICY, "Cache-Control": "no-store"})
+
+    def _search(self, params: dict[str, list[str]]) -> None:
+        store = self.server.store
+        params.setdefault("lookback", [pages.DEFAULT_LOOKBACK])
+        params.setdefault("limit", [str(pages.DEFAULT_LIMIT)])
+        query = _parse_query(params, service_required=False)
+        form = pages.SearchForm(query.service, query.operation or "",
+                                params["lookback"][-1], query.limit)
+        operations = store.operations(query.service) if query.service else []
+        traces = [layout(spans) for spans in store.find(query)]
+        self._send_page(200, pages.search_page(form, store.services(), operations, traces))
+
+    def _trace_page(self, trace_id: str) -> None:
+        spans = self.server.store.get(trace_id)
+        if spans is None:
+            page = pages.not_found_page(trace_id, self.server.store.max_traces)
+            self._send_page(404, page)
+        else:
+            self._send_page(200, pages.trace_page(layout(spans)))
+
     def _one_trace(self, trace_id: str) -> None:
         spans = self.server.store.get(trace_id)
         if spans is None:
@@ -163,13 +188,13 @@ class _HttpError(Exception):
         self.message = message
 
 
-def _parse_query(params: dict[str, list[str]]) -> TraceQuery:
+def _parse_query(params: dict[str, list[str]], *, service_required: bool = True) -> TraceQuery:
     def one(name: str) -> str | None:
         values = params.get(name)
         return values[-1] if values and values[-1] != "" else None
 
     service = one("service")
-    if service is None:
+    if service is None and service_required:
         raise _HttpError(400, "parameter 'service' is required")
     limit = _int_param("limit", one("limit"), DEFAULT_LIMIT)
     start = _int_param("start", one("start"), None)
@@ -186,7 +211,7 @@ def _parse_query(params: dict[str, list[str]]) -> TraceQuery:
             tags = {str(k): str(v) for k, v in json.loads(raw).items()}
         except (ValueError, AttributeError) as exc:
             raise _HttpError(400, "parameter 'tags' must be a JSON object") from exc
-    return TraceQuery(service=service, operation=one("operation"), limit=limit,
+    return TraceQuery(service=service or "", operation=one("operation"), limit=limit,
                       start_us=start, end_us=end, tags=tags)
 
 

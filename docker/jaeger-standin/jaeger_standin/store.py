@@ -12,7 +12,8 @@ from jaeger_standin.otlp import Span
 
 @dataclass(frozen=True)
 class TraceQuery:
-    """What ``GET /api/traces`` asks for; times in microseconds since the epoch."""
+    """What ``GET /api/traces`` asks for; times in microseconds since the epoch.
+    An empty ``service`` (the trace view's "All services") matches every service."""
 
     service: str
     operation: str | None = None
@@ -32,7 +33,7 @@ class TraceStore:
         self._traces: OrderedDict[str, list[Span]] = OrderedDict()
         self._operations: dict[str, set[str]] = {}
         self._span_count = 0
-        self._max_traces = max_traces
+        self.max_traces = max_traces
         self._max_spans = max_spans
         self._max_spans_per_trace = max_spans_per_trace
 
@@ -47,7 +48,7 @@ class TraceStore:
                     self._span_count += 1
                 ops = self._operations.setdefault(span.process.service_name, set())
                 ops.add(span.operation)
-            while len(self._traces) > 1 and (len(self._traces) > self._max_traces
+            while len(self._traces) > 1 and (len(self._traces) > self.max_traces
                                              or self._span_count > self._max_spans):
                 _, dropped = self._traces.popitem(last=False)
                 self._span_count -= len(dropped)
@@ -79,7 +80,7 @@ class TraceStore:
 
 
 def _matches(span: Span, query: TraceQuery) -> bool:
-    if span.process.service_name != query.service:
+    if query.service and span.process.service_name != query.service:
         return False
     if query.operation and span.operation != query.operation:
         return False

@@ -4,79 +4,25 @@ and the Jaeger query API answers in Jaeger's JSON shape."""
 from __future__ import annotations
 
 import gzip
-import json
-import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
-from jaeger_standin.server import OtlpHandler, QueryHandler, StoreServer
-from jaeger_standin.store import TraceStore
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
 )
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import SpanKind, Status, StatusCode
-
-
-class StandIn:
-    """Both servers on free ports, sharing one store."""
-
-    def __init__(self, max_traces: int = 100, max_spans: int = 1000) -> None:
-        store = TraceStore(max_traces=max_traces, max_spans=max_spans)
-        self.otlp = StoreServer(("127.0.0.1", 0), OtlpHandler, store)
-        self.query = StoreServer(("127.0.0.1", 0), QueryHandler, store)
-        for server in (self.otlp, self.query):
-            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-
-    @property
-    def otlp_url(self) -> str:
-        return f"http://127.0.0.1:{self.otlp.server_address[1]}/v1/traces"
-
-    def get(self, path: str) -> tuple[int, dict]:
-        url = f"http://127.0.0.1:{self.query.server_address[1]}{path}"
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read())
-
-    def post(self, body: bytes, headers: dict[str, str]) -> int:
-        request = urllib.request.Request(self.otlp_url, data=body, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                return response.status
-        except urllib.error.HTTPError as exc:
-            return exc.code
-
-    def close(self) -> None:
-        for server in (self.otlp, self.query):
-            server.shutdown()
-            server.server_close()
-
-
-@pytest.fixture
-def standin() -> Iterator[StandIn]:
-    server = StandIn()
-    yield server
-    server.close()
-
-
-def _provider(service: str, url: str) -> TracerProvider:
-    provider = TracerProvider(resource=Resource.create({"service.name": service,
-                                                        "host.name": "test"}))
-    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=url)))
-    return provider
+from standin_server import StandIn, provider
 
 
 def _two_service_trace(url: str) -> str:
     """gateway (server span -> client span) -> book (server span); returns the trace ID."""
-    gateway = _provider("gateway", url).get_tracer("test")
-    book = _provider("book", url).get_tracer("test")
+    gateway = provider("gateway", url).get_tracer("test")
+    book = provider("book", url).get_tracer("test")
     with gateway.start_as_current_span("GET /api/v1/books", kind=SpanKind.SERVER) as root:
         root.set_attribute("http.status_code", 200)
         with (

@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from opentelemetry.util._once import Once
 
-from kitcore import tracing
+from kitcore import errors, tracing
 from kitcore.endpoint import Context
 from kitcore.testing.grpc_server import serve_grpc
 from kitcore.testing.otlp import OTLPCollector
@@ -138,6 +138,8 @@ def _struct(value: dict) -> struct_pb2.Struct:
 
 def _backend(ctx: Context, request: dict) -> dict:
     """The gRPC side: reports the trace it runs in and the propagated header."""
+    if request.get("fail"):
+        raise errors.NotFound("no such thing")
     return {"trace_id": tracing.current_trace_id(), "traceparent": ctx.metadata.get("traceparent")}
 
 
@@ -207,6 +209,32 @@ def test_http_to_grpc_hop_is_one_trace(exporter, gateway):
     version, traced_id, parent_id, flags = body["traceparent"].split("-")
     assert (version, traced_id, parent_id) == ("00", hex_id, f"{grpc_client.context.span_id:016x}")
     assert int(flags, 16) & 1  # sampled
+
+
+def test_grpc_replies_carry_the_trace_id_in_trailing_metadata(exporter, grpc_target):
+    """As HTTP's X-Trace-Id: a success and an error each name their own trace."""
+    exporter.clear()
+    with kgrpc.new_channel(grpc_target) as channel:
+        stub = channel.unary_unary(
+            f"/{SERVICE}/Echo",
+            request_serializer=struct_pb2.Struct.SerializeToString,
+            response_deserializer=struct_pb2.Struct.FromString,
+        )
+        _, call = stub.with_call(_struct({}), timeout=10)
+        ok = dict(call.trailing_metadata())
+        with pytest.raises(grpc.RpcError) as failed:
+            stub(_struct({"fail": True}), timeout=10)
+        error = dict(failed.value.trailing_metadata())
+        with pytest.raises(errors.NotFound) as rebuilt:
+            kgrpc.ClientEndpoint(stub, _struct, json_format.MessageToDict)(Context(), {"fail": 1})
+
+    spans = _finished_spans(exporter, 6)
+    served = {format(s.context.trace_id, "032x") for s in spans if s.kind == SpanKind.SERVER}
+    assert failed.value.code() == grpc.StatusCode.NOT_FOUND
+    assert error[kgrpc.ERROR_CODE_KEY] == "not_found"
+    assert len(ok["x-trace-id"]) == 32 and ok["x-trace-id"] != error["x-trace-id"]
+    assert {ok["x-trace-id"], error["x-trace-id"]} <= served
+    assert rebuilt.value.headers == {}  # the trace id is not an error header
 
 
 def test_request_without_trace_context_starts_one_at_the_server(exporter, gateway):

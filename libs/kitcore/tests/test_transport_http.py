@@ -201,6 +201,21 @@ def test_unknown_route_is_404(server):
     assert error_of(response) == {"code": "not_found", "message": "no route for /nowhere"}
 
 
+@pytest.mark.parametrize("path", ["//books/b1", "/books//b1", "///books", "/books/b1/",
+                                  "/books/", "/books//"])
+def test_a_path_names_a_route_only_as_written(server, path):
+    """Doubled or trailing slashes are unknown routes (JSON 404), never redirects."""
+    response = requests.get(server.url + path + "?page=1", allow_redirects=False)
+    assert response.status_code == 404
+    assert error_of(response) == {"code": "not_found", "message": f"no route for {path}"}
+    assert response.headers["X-Served-By"] == "bookshop-1"
+
+
+def test_a_rule_ending_in_a_slash_is_refused():
+    with pytest.raises(ValueError, match="ends without a slash"):
+        http.route(flask.Flask("x"), "/shelves/", ["GET"], get_book, lambda r, p: p)
+
+
 def test_wrong_method_is_405_with_allow(server):
     response = requests.delete(server.url + "/books/b1")
     assert response.status_code == 405

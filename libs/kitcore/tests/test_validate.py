@@ -82,6 +82,25 @@ def test_password_refuses(value: object, says: str) -> None:
     _refused(validate.password, value, min_len=8, max_len=20, says=says)
 
 
+@pytest.mark.parametrize("value", ["x", "        ", "1234567", " pass\tword "])
+def test_password_attempt_takes_any_length_sign_up_would_refuse(value: str) -> None:
+    assert validate.password_attempt(value, max_len=20) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        (None, "password: required"),
+        (12345678, "password: must be a string"),
+        ("", "password: must not be empty"),
+        ("p" * 21, "password: longer than 20 characters"),
+        ("password\udc00", "password: not valid Unicode text"),
+    ],
+)
+def test_password_attempt_refuses(value: object, says: str) -> None:
+    _refused(validate.password_attempt, value, max_len=20, says=says)
+
+
 def test_integer_accepts_the_bounds() -> None:
     assert validate.integer(-3, "year", low=-3, high=5) == -3
     assert validate.integer(5, "year", low=-3, high=5) == 5

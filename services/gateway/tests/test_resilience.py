@@ -3,27 +3,11 @@
 from __future__ import annotations
 
 import re
-import socket
 import time
-from collections.abc import Iterator
-
-import pytest
-
-from kitcore.testing.process import free_port
 
 UNKNOWN = "9b2e4f1c-7a3d-4e5b-9c8a-1d2e3f4a5b6c"
 DEADLINE = 3.0  # the gateway's default request deadline
 BOOK = {"title": "Dune", "author": "Frank Herbert", "year": 1965}
-
-
-@pytest.fixture
-def black_hole() -> Iterator[str]:
-    """An address that accepts connections and never answers."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", free_port()))
-    sock.listen(64)  # the kernel completes handshakes; nothing ever reads
-    yield f"127.0.0.1:{sock.getsockname()[1]}"
-    sock.close()
 
 
 def _timed(call) -> tuple[object, float]:

@@ -51,6 +51,19 @@ def test_login_with_a_wrong_password_or_email_is_401(stack):
         assert reply.json()["error"]["code"] == "unauthenticated"
 
 
+@pytest.mark.parametrize("password", ["x", "12345", " " * 3, "p" * 129, "p" * 1024])
+def test_login_answers_401_for_a_wrong_password_of_any_length(stack, password):
+    """Sign-up's length rules are not login's: a password that does not match is
+    wrong, whatever its length, and the answer does not tell the rules."""
+    user_id, auth = stack.sign_up("Grace")
+    email = stack.gateway.get(f"/api/v1/users/{user_id}", headers=auth).json()["user"]["email"]
+    reply = stack.gateway.request("POST", "/api/v1/auth/login",
+                                  json={"email": email, "password": password})
+    assert reply.status_code == 401, reply.text
+    assert reply.json()["error"] == {"code": "unauthenticated",
+                                     "message": "wrong email or password"}
+
+
 def test_get_yourself(stack):
     user_id, auth = stack.sign_up("Grace")
     reply = stack.gateway.get(f"/api/v1/users/{user_id}", headers=auth)

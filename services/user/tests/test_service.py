@@ -60,6 +60,27 @@ def test_an_email_is_taken_in_any_letter_case(accounts: Accounts, store: UserSto
     assert len(_all_rows(store)) == 1
 
 
+def test_a_taken_email_is_refused_before_the_password_is_hashed(
+    accounts: Accounts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sign-up retried after a timeout must answer 409 at once, not hash again."""
+    import user.service
+
+    hashed = []
+    real_hash = user.service.generate_password_hash
+
+    def counting_hash(password: str, method: str) -> str:
+        hashed.append(method)
+        return real_hash(password, method)
+
+    monkeypatch.setattr(user.service, "generate_password_hash", counting_hash)
+    _sign_up(accounts, "ada@example.org")
+    assert hashed == ["scrypt"]
+    with pytest.raises(EmailTaken):
+        _sign_up(accounts, "Ada@example.org")
+    assert hashed == ["scrypt"], "the password of a refused sign-up was hashed"
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
@@ -109,7 +130,8 @@ def test_login_returns_a_token_the_gateway_accepts(
 
 @pytest.mark.parametrize(
     ("email", "password"),
-    [("ada@example.org", "wrong password"), ("nobody@example.org", PASSWORD)],
+    [("ada@example.org", "wrong password"), ("nobody@example.org", PASSWORD),
+     ("ada@example.org", "short"), ("ada@example.org", "   "), ("ada@example.org", "p" * 129)],
 )
 def test_login_with_a_wrong_password_or_unknown_email_says_the_same(
     accounts: Accounts, email: str, password: str
@@ -122,7 +144,9 @@ def test_login_with_a_wrong_password_or_unknown_email_says_the_same(
 @pytest.mark.parametrize(
     ("email", "password", "message"),
     [(None, PASSWORD, "email: required"), ("ada@example.org", None, "password: required"),
-     ("nope", PASSWORD, "email: not an e-mail address")],
+     ("nope", PASSWORD, "email: not an e-mail address"),
+     ("ada@example.org", "", "password: must not be empty"),
+     ("ada@example.org", "p" * 1025, "password: longer than 1024 characters")],
 )
 def test_login_rejects_missing_fields(accounts: Accounts, email: object, password: object,
                                       message: str) -> None:

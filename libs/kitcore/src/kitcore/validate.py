@@ -70,6 +70,23 @@ def password(value: Any, field: str = "password", *, min_len: int, max_len: int)
     return _unicode(value, field)
 
 
+def password_attempt(value: Any, field: str = "password", *, max_len: int) -> str:
+    """A password offered to log in: any non-empty string of at most ``max_len``
+    characters, kept exactly as given.
+
+    The sign-up rules (:func:`password`'s lengths) are not applied: a password
+    that cannot match is answered by the check against the stored hash, the
+    same as any other wrong one, so a login tells nothing about the rules and
+    an account made under older rules can still log in. ``max_len`` only
+    bounds the work of hashing.
+    """
+    value = _string(value, field)
+    if not value:
+        raise InvalidArgument(f"{field}: must not be empty")
+    _max_length(value, field, max_len)
+    return _unicode(value, field)
+
+
 def integer(value: Any, field: str, *, low: int, high: int) -> int:
     """An integer (not a bool, not a float) in ``[low, high]``."""
     if value is None:

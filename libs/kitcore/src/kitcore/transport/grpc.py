@@ -6,6 +6,8 @@ metadata), decodes the request message, calls the endpoint and encodes the
 reply. A :class:`~kitcore.errors.KitError` becomes the gRPC status of its kind
 (through :data:`kitcore.errors.TABLE`) with trailing metadata
 ``kit-error-code`` naming the kind, so a client rebuilds the exact error.
+While a span is active, every reply, success or error, carries its trace id
+in the trailing metadata ``x-trace-id`` (HTTP's ``X-Trace-Id``).
 
 Client side, :class:`ClientEndpoint` wraps a stub method as an Endpoint: the
 call's timeout follows the Context's deadline, and a failed call raises the
@@ -36,6 +38,9 @@ ERROR_CODE_KEY = "kit-error-code"
 
 RETRY_AFTER_KEY = "retry-after"
 """Trailing metadata key with the seconds after which a retry makes sense."""
+
+TRACE_ID_KEY = "x-trace-id"
+"""Trailing metadata key with the trace id of the call, when tracing is on."""
 
 _NO_DEADLINE = 1e9  # grpcio reports "no deadline" as a huge time_remaining()
 _log = logging.getLogger(__name__)
@@ -75,14 +80,19 @@ class Handler:
         except (ValueError, TypeError, KeyError) as exc:
             _reject(context, self._name, errors.InvalidArgument(str(exc) or "invalid request"))
         try:
-            return self._encode(self._endpoint(ctx, request))
+            reply = self._encode(self._endpoint(ctx, request))
         except errors.KitError as exc:
             abort(context, exc)
         except Exception as exc:
-            if not log.is_logged(exc):
+            known = errors.translate(exc)  # a driver's outage is UNAVAILABLE, not a bug
+            if not log.is_logged(exc) and isinstance(known, errors.Internal):
                 _log.error("unexpected error", exc_info=exc, extra={"fields": {"error": str(exc)}})
                 log.mark_logged(exc)
-            abort(context, errors.Internal("internal error"))
+            abort(context, known)
+        trace = trace_metadata()
+        if trace:
+            context.set_trailing_metadata(trace)
+        return reply
 
 
 def context_from_grpc(context: grpc.ServicerContext) -> Context:
@@ -101,7 +111,7 @@ def context_from_grpc(context: grpc.ServicerContext) -> Context:
 
 def abort(context: grpc.ServicerContext, error: errors.KitError) -> NoReturn:
     """End the call with the status of ``error``'s kind and its trailing metadata."""
-    context.set_trailing_metadata(error_metadata(error))
+    context.set_trailing_metadata(error_metadata(error) + trace_metadata())
     context.abort(getattr(grpc.StatusCode, error.wire.grpc_code), error.message)
     raise AssertionError("context.abort returned")  # pragma: no cover
 
@@ -114,6 +124,12 @@ def error_metadata(error: errors.KitError) -> list[tuple[str, str]]:
         metadata.append((RETRY_AFTER_KEY, str(max(0, math.ceil(error.retry_after)))))
     metadata.extend((name.lower(), str(value)) for name, value in error.headers.items())
     return metadata
+
+
+def trace_metadata() -> list[tuple[str, str]]:
+    """``[("x-trace-id", <trace id>)]`` while a span is active, else empty."""
+    ids = log.trace_ids()
+    return [(TRACE_ID_KEY, ids[0])] if ids else []
 
 
 def _reject(context: grpc.ServicerContext, name: str, error: errors.KitError) -> NoReturn:
@@ -261,6 +277,7 @@ def error_from_rpc(exc: grpc.RpcError) -> errors.KitError:
     metadata = (call.trailing_metadata() if call else None) or ()
     trailing = {key.lower(): value for key, value in metadata if isinstance(value, str)}
     kind_code = trailing.pop(ERROR_CODE_KEY, None)
+    trailing.pop(TRACE_ID_KEY, None)  # the caller's own trace: not the error's header
     retry_after = _seconds(trailing.pop(RETRY_AFTER_KEY, None))
     if code == grpc.StatusCode.UNAVAILABLE and _NOT_CONNECTED in details:
         # gRPC core's words for "no connection could be made": the call never left.

@@ -5,6 +5,9 @@
 :data:`kitcore.errors.TABLE`: unknown routes (404), wrong methods (405),
 bodies over ``max_body_bytes`` (413), ``KitError`` raised anywhere, and
 unexpected exceptions (500 ``internal``, traceback logged, never sent).
+A path matches a route only as written: a path with a doubled slash, or with
+a trailing slash (rules end without one), is an unknown route (404), never
+a redirect.
 
 ``route(app, rule, methods, endpoint, decode)`` serves one endpoint:
 ``decode(flask.request, path_params) -> request``, then
@@ -29,6 +32,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import flask
 from opentelemetry import context as otel_context
@@ -36,7 +40,7 @@ from werkzeug.exceptions import HTTPException
 
 from kitcore import log, metrics
 from kitcore.endpoint import Context, Endpoint
-from kitcore.errors import Internal, InvalidArgument, KitError, from_http_status
+from kitcore.errors import Internal, InvalidArgument, KitError, from_http_status, translate
 
 TIMEOUT_HEADER = "X-Request-Timeout"
 """Request header with the seconds the caller still waits for an answer."""
@@ -70,13 +74,20 @@ def new_app(
     app = flask.Flask(name)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.config["KIT_SERVICE_NAME"] = name
+    # Exact paths only: werkzeug would answer "//" and a missing trailing
+    # slash with a 308 HTML page; here they are unknown routes (JSON 404).
+    app.url_map.merge_slashes = False
     app.register_error_handler(HTTPException, _on_http_exception)
     app.register_error_handler(KitError, encode_error)
     app.register_error_handler(Exception, _on_unexpected)
 
     @app.before_request
-    def start_clock() -> None:
+    def start_clock() -> flask.Response | None:
         flask.g.kit_started = time.perf_counter()
+        raw = _raw_path(flask.request.environ)
+        if "//" in raw:  # the WSGI server may have merged it away in PATH_INFO
+            return _reject(UNMATCHED, from_http_status(404, f"no route for {raw}"))
+        return None
 
     @app.after_request
     def add_headers(response: flask.Response) -> flask.Response:
@@ -104,6 +115,8 @@ def route(
 
     ``name`` labels the route in logs and metrics (default ``"GET /rule"``).
     """
+    if rule.endswith("/") and rule != "/":
+        raise ValueError(f"rule {rule!r}: a rule ends without a slash (paths match as written)")
     route_name = name or f"{methods[0]} {rule}"
     encode = encode or encode_json
 
@@ -171,6 +184,14 @@ def _parse_timeout(value: str) -> float:
     return seconds
 
 
+def _raw_path(environ: dict[str, Any]) -> str:
+    """The path as the client sent it (waitress and werkzeug keep it as RAW_URI)."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "")
+    if not raw.startswith("/"):
+        raw = urlsplit(raw).path  # absolute form: http://host/path
+    return raw.split("?", 1)[0]
+
+
 def _http_exception_error(exc: HTTPException) -> KitError:
     request = flask.request
     code = exc.code or 500
@@ -220,14 +241,16 @@ def _reject(route_name: str, exc: Exception) -> flask.Response:
 
 def _on_http_exception(exc: HTTPException) -> Any:
     if exc.code is None or exc.code < 400:
-        return exc  # redirects (trailing slash) pass through
+        return exc
     route_name = flask.request.url_rule.endpoint if flask.request.url_rule else UNMATCHED
     return _reject(route_name, exc)
 
 
 def _on_unexpected(exc: Exception) -> flask.Response:
-    """500 with a generic message; the traceback is logged (once), never sent."""
-    if not log.is_logged(exc):
+    """A known foreign failure as its kind (see errors.translate), else 500 with a
+    generic message; the traceback is logged (once), never sent."""
+    err = translate(exc)
+    if not log.is_logged(exc) and isinstance(err, Internal):
         _log.error("unexpected error", exc_info=exc, extra={"fields": {"error": str(exc)}})
         log.mark_logged(exc)
-    return encode_error(Internal("internal error"))
+    return encode_error(err)
