@@ -20,7 +20,8 @@ export COMPOSE
 
 .DEFAULT_GOAL := help
 .PHONY: help venv proto system-deps test test-unit test-integration lint \
-        images up down clean logs ps new-service bench run-gateway run-book run-user
+        images up down clean logs ps new-service bench run-gateway run-book run-user \
+        test-k8s k8s-secrets swarm-up swarm-down test-swarm
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -40,7 +41,7 @@ proto: $(STAMP) ## generate Python gRPC code from proto/*.proto into build/gen
 system-deps: ## install etcd, Redis and PostgreSQL servers for the tests (Debian)
 	@scripts/install-system-deps.sh
 
-test: test-unit test-integration ## run every test: unit, then the stack
+test: test-unit test-k8s test-integration test-swarm ## run every test: unit, Kubernetes manifests, the stack under compose, then on Swarm
 
 test-unit: proto system-deps ## unit tests of kitcore and the services (real etcd/Redis/PostgreSQL processes)
 	$(BIN)/pytest -q libs/kitcore/tests services tests/layout tests/new_service tests/reliability/fuzz docker tests/docs
@@ -48,6 +49,26 @@ test-unit: proto system-deps ## unit tests of kitcore and the services (real etc
 # One pytest session, so the stack comes up once for both; the chaos run goes last.
 test-integration: proto images ## black-box tests of the running stack under compose, then its reliability (security, chaos)
 	$(BIN)/pytest -q tests/integration tests/reliability/stack
+
+# Three Docker-in-Docker nodes form the swarm; this engine joins no swarm.
+test-swarm: proto images ## the stack on a three-node Docker Swarm: deploy, rolling update, scale, node loss
+	$(BIN)/pytest -q tests/swarm
+
+SWARM_STACK ?= kitcore
+swarm-up: $(STAMP) images ## deploy the stack on Docker Swarm (docker stack deploy) and wait until it runs
+	@SWARM_STACK=$(SWARM_STACK) scripts/swarm-up.sh
+
+swarm-down: $(STAMP) ## remove the Swarm stack (keeps its volumes; the engine stays in its swarm)
+	docker stack rm $(SWARM_STACK)
+
+# Offline: kubectl kustomize renders each overlay, kubernetes-validate checks it.
+test-k8s: $(STAMP) ## render deploy/k8s's overlays and check them against the Kubernetes schemas
+	@command -v kubectl >/dev/null 2>&1 || { echo "error: kubectl is needed to render deploy/k8s 1.27 or newer, with kustomize v5" >&2; exit 1; }
+	$(BIN)/pytest -q tests/k8s
+
+OVERLAY ?= local
+k8s-secrets: $(STAMP) ## write deploy/k8s/overlays/$(OVERLAY)/secrets.env with random values (kept if present)
+	$(PY) scripts/k8s_secrets.py deploy/k8s/overlays/$(OVERLAY)
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .

@@ -17,6 +17,9 @@
 # 3. The service images (docker/service.Dockerfile), built by compose from the
 #    compose file; Docker's layer cache makes a rebuild of unchanged code quick.
 #
+# `scripts/build-images.sh swarm-node` builds only the image of the swarm
+# tests' Docker-in-Docker nodes (docker/swarm-node) and prints its name.
+#
 # Logs of the slow steps go to build/logs/. KIT_REBUILD=1 rebuilds the local
 # base images even when their tags exist (to pick up Debian's updates).
 set -euo pipefail
@@ -40,7 +43,7 @@ SERVICES=(book user gateway)
 IMAGE_VARS=(BASE_IMAGE ETCD_IMAGE REDIS_IMAGE POSTGRES_IMAGE PROMETHEUS_IMAGE JAEGER_IMAGE)
 declare -A LOCAL_NAME=([BASE_IMAGE]=python [ETCD_IMAGE]=etcd [REDIS_IMAGE]=redis
                        [POSTGRES_IMAGE]=postgres [PROMETHEUS_IMAGE]=prometheus
-                       [JAEGER_IMAGE]=jaeger-standin)
+                       [JAEGER_IMAGE]=jaeger-standin [SWARM_NODE_IMAGE]=swarm-node)
 declare -A CHOSEN=()      # VAR -> image name
 declare -A ROOTFS_PID=()  # local image name -> pid of its root filesystem build
 
@@ -266,7 +269,19 @@ build_services() {
   done
 }
 
+# The swarm tests' node image, always from Debian packages; prints its name.
+swarm_node() {
+  need_mmdebstrap
+  start_rootfs swarm-node
+  finish_local SWARM_NODE_IMAGE
+  echo "${CHOSEN[SWARM_NODE_IMAGE]}"
+}
+
 main() {
+  if [ "${1:-}" = swarm-node ]; then
+    swarm_node
+    return
+  fi
   command -v docker >/dev/null 2>&1 || die "docker is not installed"
   # Compose reads the whole file even to build, and the file requires the secrets.
   scripts/env-secrets.sh

@@ -11,8 +11,11 @@ HTTP on 8080, gRPC on 50051, no etcd, no tracing.
 
 from __future__ import annotations
 
+import logging
+
 from book.endpoints import new_set
 from book.service import Catalogue
+from book.stock_watch import StockWatch
 from book.store import BookStore
 from book.transport_grpc import add_to_server
 from book.transport_http import make_http_app
@@ -38,7 +41,10 @@ def build(config: KitConfig, store: BookStore | None = None) -> App:
     """
     store = store or open_store(config)
     knobs = faults.FaultSettings(config.fault_error_rate, config.fault_latency_ms)
-    endpoints = new_set(Catalogue(store, config.instance_id), knobs, config.request_timeout)
+    # A service middleware: warns in business terms when a book runs low.
+    catalogue = StockWatch(Catalogue(store, config.instance_id), logging.getLogger("book"))
+    endpoints = new_set(catalogue, knobs, config.request_timeout)
+
     readiness = health.Readiness()
     readiness.add_check("database", store.ping)
     return App(

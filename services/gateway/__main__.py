@@ -16,14 +16,14 @@ from pathlib import Path
 
 import flask
 
-from gateway.book_client import BookClient, book_methods
-from gateway.clients import Backend, Resilience, new_instancer
+from gateway.book_client import BookClient, BookEndpoints, book_endpoints
+from gateway.clients import Backend, new_instancer
 from gateway.config import GatewayConfig
 from gateway.endpoints import Policy, new_set
 from gateway.service import GatewayService
 from gateway.transport_http import new_http_app
-from gateway.user_client import UserClient, user_methods
-from kitcore import auth, sd
+from gateway.user_client import UserClient, UserEndpoints, user_endpoints
+from kitcore import auth
 from kitcore.app import App, setup_process
 from kitcore.concurrency import ConcurrencyLimiter
 from kitcore.ratelimit import Limiter
@@ -40,8 +40,8 @@ class Gateway:
 
     app: App
     http_app: flask.Flask
-    users: Backend
-    books: Backend
+    users: Backend[UserEndpoints]
+    books: Backend[BookEndpoints]
     concurrency: ConcurrencyLimiter | None = None
 
     def close(self) -> None:
@@ -53,24 +53,16 @@ class Gateway:
 def build(cfg: GatewayConfig) -> Gateway:
     """Wire the gateway from its configuration."""
     kit = cfg.kit
-    resilience = Resilience(
-        attempts=cfg.retry_attempts,
-        per_try_timeout=cfg.per_try_timeout,
-        breaker_fail_max=cfg.breaker_fail_max,
-        breaker_reset_timeout=cfg.breaker_reset_timeout,
-    )
     timeout = kit.request_timeout
     users = Backend(
         new_instancer("user", kit.etcd_endpoints, cfg.user_addresses, transport="http"),
-        partial(user_methods, timeout=timeout),
-        sd.LeastLoaded,  # user runs as one instance in the stack; least loaded if scaled
-        resilience,
+        partial(user_endpoints, timeout=timeout),
+        cfg.resilience,
     )
     books = Backend(
         new_instancer("book", kit.etcd_endpoints, cfg.book_addresses, transport="grpc"),
-        partial(book_methods, timeout=timeout),
-        sd.RoundRobin,  # book-1, book-2, book-1 ...: the alternation shows in X-Served-By
-        resilience,
+        partial(book_endpoints, timeout=timeout),
+        cfg.resilience,
     )
     svc = GatewayService(UserClient(users), BookClient(books))
     policy = Policy(

@@ -157,17 +157,14 @@ def new_set(svc: GatewayService, policy: Policy) -> Set:
 
 def _observed(name: str, policy: Policy) -> tuple[Middleware, ...]:
     """Metrics and one log line for every call, the overload refusal, then the deadline."""
-    limit = policy.concurrency
     # Password hashing makes these slow by design: only their deadline misses cut the limit.
     slow_target = policy.request_timeout if name in SLOW_BY_DESIGN else None
-    shed = () if limit is None else (
-        concurrency.concurrency_limit_middleware(limit, slow_target),)
     return (
         metrics.metrics_middleware(SERVICE, name),
         log.logging_middleware(policy.logger, name),
         # Past what the backends answer in time, refuse at once (503 + Retry-After)
         # before any token check, rate-limit round trip or backend call.
-        *shed,
+        concurrency.concurrency_limit_middleware(policy.concurrency, slow_target),
         # A request without X-Request-Timeout gets the configured deadline,
         # which every backend call below inherits.
         deadline_middleware(policy.request_timeout),

@@ -11,10 +11,13 @@ tracing), registers in etcd when configured and stops gracefully on SIGTERM.
 
 from __future__ import annotations
 
+import logging
+
 from kitcore import health
 from kitcore.app import App, setup_process
 from kitcore.config import KitConfig
 from template.endpoints import new_set
+from template.item_log import ItemLog
 from template.service import Items
 from template.store import ItemStore
 from template.transport_grpc import add_to_server
@@ -30,7 +33,9 @@ def build(config: KitConfig, store: ItemStore | None = None) -> App:
     """
     store = store or ItemStore.open(config.database_url or DEFAULT_DATABASE_URL,
                                     config.service_name)
-    endpoints = new_set(Items(store, config.instance_id), config.request_timeout)
+    # A service middleware: logs what happened in business terms ("item created").
+    items = ItemLog(Items(store, config.instance_id), logging.getLogger("template"))
+    endpoints = new_set(items, config.request_timeout)
     readiness = health.Readiness()
     readiness.add_check("database", store.ping)
     return App(

@@ -86,7 +86,9 @@ def test_reads_move_on_when_one_book_fails_every_call(stack):
 
 
 def test_the_breaker_of_a_failing_instance_opens_then_closes(start_stack):
-    stack = start_stack({"KIT_BREAKER_FAIL_MAX": "2", "KIT_BREAKER_RESET_TIMEOUT": "0.5"})
+    # Round robin sends every other call to the failing instance, as breakers expect.
+    stack = start_stack({"KIT_BREAKER_FAIL_MAX": "2", "KIT_BREAKER_RESET_TIMEOUT": "0.5",
+                         "KIT_BALANCER": "round_robin"})
     _, auth = stack.sign_up()
     book = stack.create_book(auth)
     failing = stack.books[0]
@@ -111,8 +113,9 @@ def test_the_breaker_of_a_failing_instance_opens_then_closes(start_stack):
 
 def test_a_create_is_never_repeated_after_an_ambiguous_failure(start_stack):
     # The breaker stays closed: every failure comes from book-1 itself, and may
-    # (for all the gateway knows) have created the book.
-    stack = start_stack({"KIT_BREAKER_FAIL_MAX": "100"})
+    # (for all the gateway knows) have created the book. Round robin sends every
+    # other create to book-1, however often it failed.
+    stack = start_stack({"KIT_BREAKER_FAIL_MAX": "100", "KIT_BALANCER": "round_robin"})
     _, auth = stack.sign_up()
     stack.books[0].faults.update(error_rate=1.0)
     statuses = [_create(stack, auth) for _ in range(6)]
@@ -121,7 +124,8 @@ def test_a_create_is_never_repeated_after_an_ambiguous_failure(start_stack):
 
 
 def test_a_create_refused_by_an_open_breaker_goes_to_the_other_instance(start_stack):
-    stack = start_stack({"KIT_BREAKER_FAIL_MAX": "1", "KIT_BREAKER_RESET_TIMEOUT": "60"})
+    stack = start_stack({"KIT_BREAKER_FAIL_MAX": "1", "KIT_BREAKER_RESET_TIMEOUT": "60",
+                         "KIT_BALANCER": "round_robin"})
     _, auth = stack.sign_up()
     stack.books[0].faults.update(error_rate=1.0)
     statuses = [_create(stack, auth) for _ in range(6)]

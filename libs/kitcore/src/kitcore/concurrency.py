@@ -137,16 +137,20 @@ class ConcurrencyLimiter:
 
 
 def concurrency_limit_middleware(
-    limiter: ConcurrencyLimiter, target_latency: float | None = None
+    limiter: ConcurrencyLimiter | None, target_latency: float | None = None
 ) -> Middleware:
     """Refuse calls past ``limiter``'s limit at once; time the others to adapt it.
 
+    With no limiter the endpoint is returned as it is (no limit, no cost).
     ``target_latency`` overrides the limiter's for the endpoints this wraps:
     an endpoint that is slow by design (password hashing) still takes a slot,
     but only its slower-than-that calls cut the shared limit.
     """
 
     def wrap(next_endpoint: Endpoint) -> Endpoint:
+        if limiter is None:
+            return next_endpoint
+
         def endpoint(ctx: Context, request: Any) -> Any:
             started = limiter.acquire()
             dropped = False
