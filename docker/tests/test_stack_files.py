@@ -20,7 +20,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / ".venv" / "bin" / "docker-compose"
-PYTHON_SERVICES = {"book-1": "book", "book-2": "book", "user": "user",
+PYTHON_SERVICES = {"book-1": "book", "book-2": "book", "user": "user", "user-2": "user",
                    "gateway": "gateway", "gateway-2": "gateway"}
 INFRA = {"etcd", "redis", "postgres", "jaeger", "prometheus"}
 

@@ -8,6 +8,7 @@ several statements, as book's and user's do.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import pytest
@@ -118,10 +119,23 @@ def test_a_connection_the_server_ended_is_replaced_at_checkout(postgres: Postgre
     pooled = _backend_pid(store)
     with admin.reading() as conn:
         assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pooled}).scalar()
+    _wait_until_ended(admin, pooled)  # terminate only signals; the backend then closes its socket
     assert store.names() == ["kept"]  # not an error: the dead connection was left out
     assert _backend_pid(store) != pooled
     store.engine.dispose()
     admin.engine.dispose()
+
+
+def _wait_until_ended(admin: ThingStore, pid: int, timeout: float = 20.0) -> None:
+    """Wait until the server has ended backend ``pid`` (on a busy machine this takes a while)."""
+    deadline = time.monotonic() + timeout
+    query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+    while time.monotonic() < deadline:
+        with admin.reading() as conn:
+            if conn.execute(query, {"pid": pid}).scalar() == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"backend {pid} still running {timeout} s after pg_terminate_backend")
 
 
 def test_a_live_connection_is_kept_and_one_idle_for_long_is_pinged_first(
