@@ -4,7 +4,9 @@ Nothing here touches this host's own engine beyond running the three node
 containers: the swarm lives inside them. The stack's images are the ones
 `make images` built for ``KIT_IMAGE_TAG`` (default ``latest``); the nodes'
 image is built by ``scripts/build-images.sh swarm-node`` when missing.
-``SWARM_KEEP=1`` leaves the nodes running after the run, for a look inside.
+``SWARM_KEEP=1`` leaves the nodes running after the run, for a look inside;
+``SWARM_REUSE=<prefix>`` (the nodes' name prefix, kitcore-swarm-xxxxxx) runs
+the tests again on such a kept swarm with its stack already deployed.
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
     """Three nodes, one manager and two workers, formed into a swarm."""
+    reuse = os.environ.get("SWARM_REUSE")
+    if reuse:
+        cluster = Cluster("", prefix=reuse)
+        cluster.attach()
+        yield cluster
+        return
     image = subprocess.run([str(ROOT / "scripts/build-images.sh"), "swarm-node"], cwd=ROOT,
                            check=True, capture_output=True, text=True).stdout.strip()
     cluster = Cluster(image)
@@ -61,6 +69,8 @@ def cluster() -> Iterator[Cluster]:
 @pytest.fixture(scope="session")
 def stack(cluster: Cluster, tmp_path_factory) -> Stack:
     """The kitcore stack, deployed and converged, its images on every node."""
+    if os.environ.get("SWARM_REUSE"):
+        return Stack(cluster.manager)
     workdir = tmp_path_factory.mktemp("swarm")
     stack_file = workdir / "stack.yml"
     subprocess.run([sys.executable, str(ROOT / "scripts/swarm_stack.py")], cwd=ROOT, check=True,
