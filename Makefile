@@ -24,7 +24,7 @@ export COMPOSE
         test-k8s k8s-secrets swarm-up swarm-down test-swarm
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(STAMP): requirements-dev.lock libs/kitcore/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
