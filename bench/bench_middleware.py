@@ -6,33 +6,44 @@ as microseconds added to the bare call, and as a ratio to the bare call.
 
     .venv/bin/python bench/bench_middleware.py [--repeat 5]
 
-Tracing rows put one span around the call, as the transport instrumentations
-do per request: "off" uses OpenTelemetry's no-op tracer (what kitcore runs
-when no OTLP endpoint is set); "on" uses the SDK with a BatchSpanProcessor
-and an in-memory exporter, so export cost off the request path is excluded.
-The Redis row runs only where ``redis-server`` is installed.
+Span rows put one server span around the call, as kitcore's transports do per
+request (:mod:`kitcore.spans`): "off" is tracing off (no SDK provider);
+"as shipped" uses the default sampler (parent-based, 10 new traces/s: in a
+tight loop nearly every call unsampled); "all sampled" records every span. The
+SDK rows export through a BatchSpanProcessor to memory, so export cost off the
+request path is excluded. OpenTelemetry's ``start_as_current_span`` is there
+for comparison. Log rows: a success outside a sampled trace logs at DEBUG
+(nothing written at INFO); a sampled success is written directly when
+kitcore's handler is the only one, else through a LogRecord. The Redis row
+runs only where ``redis-server`` is installed. A second table times a whole
+request through the bare and the kitcore Flask app called as WSGI (no server):
+what kitcore adds per request without the server's share and its noise.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import itertools
 import logging
 import os
 import platform
 import sys
+import time
 import timeit
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from kitcore import auth, circuitbreaker, errors, faults, log, metrics, ratelimit
+from kitcore import auth, circuitbreaker, errors, faults, log, metrics, ratelimit, spans
 from kitcore.endpoint import Context, Endpoint, Middleware, chain, deadline_middleware
+from kitcore.sampling import parent_based_rate_limited
 
 SECRET = "bench-secret-long-enough-for-hs256-signing"
 
@@ -42,8 +53,31 @@ def bare(ctx: Context, request: Any) -> Any:
     return request
 
 
-def span_middleware(tracer: trace.Tracer, name: str) -> Middleware:
-    """One span per call, the cost a traced transport adds per request."""
+def span_middleware(tracer: trace.Tracer | None, name: str) -> Middleware:
+    """One kitcore server span per call (``tracer`` None: tracing off), as a transport
+    adds per request, attributes included."""
+
+    def attributes() -> dict[str, Any]:
+        return {"rpc.system": "grpc", "rpc.service": "bench", "rpc.method": name,
+                "rpc.grpc.status_code": 0}
+
+    def wrap(next_endpoint: Endpoint) -> Endpoint:
+        def endpoint(ctx: Context, request: Any) -> Any:
+            span = spans.start(name, None, None, tracer)
+            if span is None:
+                return next_endpoint(ctx, request)
+            try:
+                return next_endpoint(ctx, request)
+            finally:
+                span.finish(None, attributes, False)
+
+        return endpoint
+
+    return wrap
+
+
+def otel_span_middleware(tracer: trace.Tracer, name: str) -> Middleware:
+    """One span per call through OpenTelemetry's ``start_as_current_span``."""
 
     def wrap(next_endpoint: Endpoint) -> Endpoint:
         def endpoint(ctx: Context, request: Any) -> Any:
@@ -53,6 +87,31 @@ def span_middleware(tracer: trace.Tracer, name: str) -> Middleware:
         return endpoint
 
     return wrap
+
+
+def direct_logger() -> logging.Logger:
+    """A logger whose lines reach only kitcore's own root handler (on /dev/null), as
+    in a service: the middleware writes its lines without a LogRecord."""
+    log.setup("bench", "INFO")
+    assert log._handler is not None
+    log._handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 (lives for the run)
+    logging.getLogger().handlers = [log._handler]
+    return logging.getLogger("bench_direct")  # not under "bench", which stops propagation
+
+
+def sampled(tracer: trace.Tracer, endpoint: Endpoint) -> Endpoint:
+    """Call ``endpoint`` inside a sampled span made once, outside the timing."""
+    with tracer.start_as_current_span("outer") as span:
+        context = trace.set_span_in_context(span)
+
+    def call(ctx: Context, request: Any) -> Any:
+        token = otel_context.attach(context)
+        try:
+            return endpoint(ctx, request)
+        finally:
+            otel_context.detach(token)
+
+    return call
 
 
 def rejecting(endpoint: Endpoint) -> Endpoint:
@@ -109,13 +168,18 @@ def rows(redis: str | None, memory: InMemorySpanExporter) -> list[tuple[str, End
     )
     admit = ratelimit.Limiter("1000/second", name="bench-admit")
     refuse = ratelimit.Limiter("1/hour", name="bench-refuse")
-    off = trace.NoOpTracerProvider().get_tracer("bench")
-    sdk = TracerProvider()
-    sdk.add_span_processor(BatchSpanProcessor(memory, max_queue_size=1 << 16))
-    on = sdk.get_tracer("bench")
+    every = _tracer(sampling.ALWAYS_ON, memory)
+    shipped = _tracer(parent_based_rate_limited(), memory)
     logger = quiet_logger()
+    direct = direct_logger()
+    default_chain = chain(  # what the services wrap each endpoint in
+        metrics.metrics_middleware("bench", "get_book"),
+        log.logging_middleware(direct, "get_book"),
+        faults.fault_middleware(faults.FaultSettings()),
+        deadline_middleware(5.0),
+    )
     server_chain = chain(
-        log.logging_middleware(logger, "get_book"),
+        log.logging_middleware(direct, "get_book"),
         metrics.metrics_middleware("bench", "get_book"),
         deadline_middleware(5.0),
         ratelimit.erroring_limit_middleware(ratelimit.Limiter("1000/second", name="bench-chain"),
@@ -140,25 +204,78 @@ def rows(redis: str | None, memory: InMemorySpanExporter) -> list[tuple[str, End
         ("jwt verify (HS256)", auth.jwt_middleware(verifier)(bare), bearer),
         ("faults (error 0, latency 0)",
          faults.fault_middleware(faults.FaultSettings())(bare), plain),
-        ("tracing off (no-op span)", span_middleware(off, "get_book")(bare), plain),
-        ("tracing on (SDK span, in-memory)", span_middleware(on, "get_book")(bare), plain),
-        ("log middleware (JSON to /dev/null)",
-         log.logging_middleware(logger, "get_book")(bare), plain),
+        ("server span, tracing off", span_middleware(None, "get_book")(bare), plain),
+        ("server span, as shipped (unsampled)", span_middleware(shipped, "get_book")(bare),
+         plain),
+        ("server span, all sampled", span_middleware(every, "get_book")(bare), plain),
+        ("otel start_as_current_span, sampled", otel_span_middleware(every, "get_book")(bare),
+         plain),
+        ("log, success, unsampled (DEBUG: no line)",
+         log.logging_middleware(direct, "get_book")(bare), plain),
+        ("log, sampled success, line written directly",
+         sampled(every, log.logging_middleware(direct, "get_book")(bare)), plain),
+        ("log, sampled success, through a LogRecord",
+         sampled(every, log.logging_middleware(logger, "get_book")(bare)), plain),
         ("metrics middleware", metrics.metrics_middleware("bench", "get_book")(bare), plain),
-        ("server chain, tracing off", chain(span_middleware(off, "s"), server_chain)(bare),
-         bearer),
-        ("server chain, tracing on", chain(span_middleware(on, "s"), server_chain)(bare),
-         bearer),
+        ("default chain (metrics, log, faults, deadline)", default_chain(bare), plain),
+        ("default chain + span, as shipped",
+         chain(span_middleware(shipped, "s"), default_chain)(bare), plain),
+        ("default chain + span, all sampled",
+         chain(span_middleware(every, "s"), default_chain)(bare), plain),
+        ("full chain + jwt + rate limit, tracing off",
+         chain(span_middleware(None, "s"), server_chain)(bare), bearer),
+        ("full chain + jwt + rate limit, all sampled",
+         chain(span_middleware(every, "s"), server_chain)(bare), bearer),
     ]
     return table
 
 
+def _tracer(sampler: sampling.Sampler, memory: InMemorySpanExporter) -> trace.Tracer:
+    provider = TracerProvider(sampler=sampler)
+    provider.add_span_processor(BatchSpanProcessor(memory, max_queue_size=1 << 16))
+    return provider.get_tracer("bench")
+
+
+def wsgi_requests(rounds: int) -> list[tuple[str, float]]:
+    """Microseconds of CPU per ``GET /books/<id>`` through a whole Flask app called as
+    WSGI (no server, no socket): bare Flask and kitcore's app (tracing off), interleaved
+    in short runs, best run of each kept. What kitcore adds per request, without the
+    server's share and its noise."""
+    import transport_servers  # the apps bench_transport serves
+
+    apps = [("request through Flask, bare app", transport_servers.bare_flask_app().wsgi_app),
+            ("request through Flask, kitcore app",
+             transport_servers.kitcore_http_app_served_elsewhere().wsgi_app)]
+    assert log._handler is not None
+    log._handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 (lives for the run)
+    logging.getLogger().handlers = [log._handler]
+    best = [float("inf")] * len(apps)
+    for _ in range(rounds):
+        for i, (_, app) in enumerate(apps):
+            started = time.process_time()
+            for _ in range(500):
+                body = app(_environ(), lambda status, headers, exc=None: None)
+                b"".join(body)
+                body.close()
+            best[i] = min(best[i], (time.process_time() - started) / 500 * 1e6)
+    return [(label, micros) for (label, _), micros in zip(apps, best, strict=True)]
+
+
+def _environ() -> dict[str, Any]:
+    return {"REQUEST_METHOD": "GET", "PATH_INFO": "/books/book-042", "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8080", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(b""),
+            "HTTP_HOST": "127.0.0.1:8080", "HTTP_USER_AGENT": "wrk", "HTTP_ACCEPT": "*/*"}
+
+
 def measure(endpoint: Endpoint, ctx: Context, repeat: int, after: Callable[[], None]) -> float:
-    """Best microseconds per call over ``repeat`` timed runs of about 0.2 s each."""
+    """Best microseconds per call over ``10 * repeat`` timed runs of about 20 ms each
+    (many short runs: the best one is the one the machine's other work left alone)."""
     timer = timeit.Timer(lambda: endpoint(ctx, "req"))
     number, _ = timer.autorange()
+    number = max(1, number // 10)
     best = float("inf")
-    for _ in range(repeat):
+    for _ in range(10 * repeat):
         best = min(best, timer.timeit(number) / number)
         after()
     return best * 1e6
@@ -167,7 +284,8 @@ def measure(endpoint: Endpoint, ctx: Context, repeat: int, after: Callable[[], N
 def main() -> None:
     """Measure every row and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs per row (best kept)")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="tens of timed runs per row (best kept)")
     args = parser.parse_args()
     logging.getLogger("kitcore").setLevel(logging.ERROR)
     memory = InMemorySpanExporter()
@@ -179,10 +297,16 @@ def main() -> None:
     base = results[0][1]
     print(f"kitcore middleware cost per call (Python {platform.python_version()}, "
           f"{platform.machine()}, best of {args.repeat})\n")
-    print(f"{'middleware':<40} {'us/call':>9} {'added us':>9} {'x bare':>8}")
-    print("-" * 69)
+    print(f"{'middleware':<48} {'us/call':>9} {'added us':>9} {'x bare':>8}")
+    print("-" * 77)
     for label, micros in results:
-        print(f"{label:<40} {micros:>9.3f} {micros - base:>9.3f} {micros / base:>8.1f}")
+        print(f"{label:<48} {micros:>9.3f} {micros - base:>9.3f} {micros / base:>8.1f}")
+    requests = wsgi_requests(rounds=10 * args.repeat)
+    print(f"\na whole request through Flask as WSGI, no server (CPU, best of "
+          f"{10 * args.repeat} interleaved runs; added and x: against the bare app)\n")
+    for label, micros in requests:
+        base = requests[0][1]
+        print(f"{label:<48} {micros:>9.3f} {micros - base:>9.3f} {micros / base:>8.2f}")
     sys.stdout.flush()
 
 

@@ -16,7 +16,11 @@ makes that an error). Steps:
    advance, latency from the intended send time): p50/p99/p99.9 for both; the
    highest rate meeting p99 < 50 ms with under 1 % failed; memory during the
    1,000 requests/s run;
-5. tracing off (bench/docker-compose.bench.yml recreates the kitcore
+5. overload: twice the best rate for 30 s, open loop, then the best rate again
+   at once: the answers the gateway admitted (p99 < 100 ms), its refusals (503
+   or 429 with ``Retry-After``, p99 < 5 ms), and whether the step after meets
+   the p99 target (it recovered);
+6. tracing off (bench/docker-compose.bench.yml recreates the kitcore
    services with ``OTEL_SDK_DISABLED=true``), the closed loop and one open-loop
    rate again, then tracing back on: the on/off ratio.
 
@@ -47,6 +51,11 @@ RATE_TARGET = 1000
 MEMORY_TARGET_BYTES = 1 << 30
 MAX_FAILED = 0.01
 IN_FLIGHT = 32
+OVERLOAD_SECONDS = 30.0
+OVERLOAD_FACTOR = 2
+ADMITTED_P99_TARGET_MS = 100.0
+REFUSAL_P99_TARGET_MS = 5.0
+REFUSALS = ("status 503", "status 429")
 BENCH_OVERRIDE = Path(__file__).with_name("docker-compose.bench.yml")
 DEGRADED = '"degraded":true'
 
@@ -101,6 +110,7 @@ def _brief(result: dict[str, Any]) -> dict[str, Any]:
         "failed_fraction": round(failed, 4),
         "throughput_rps": round(result["throughput_rps"], 1),
         "latency_ms": latency,
+        "latency_by_outcome_ms": result.get("latency_by_outcome_ms", {}),
         "meets_p99_target": latency.get("p99", 1e9) < P99_TARGET_MS and failed < MAX_FAILED,
     }
 
@@ -172,6 +182,36 @@ class _Sampler:
     def result(self) -> Any:
         self._thread.join(60)
         return self._value
+
+
+def overload(load: Load, targets: Path, rate: int, seconds: float) -> dict[str, Any]:
+    """Twice ``rate`` for OVERLOAD_SECONDS, then ``rate`` again at once: what the gateway
+    admitted, how fast it refused the rest, and whether it recovered."""
+    print(f"overload: {OVERLOAD_FACTOR * rate}/s for {OVERLOAD_SECONDS:.0f} s, "
+          f"then {rate}/s ...", flush=True)
+    over = load.open(targets, OVERLOAD_FACTOR * rate, OVERLOAD_SECONDS)
+    after = load.open(targets, rate, seconds)
+    by_outcome = over["latency_by_outcome_ms"]
+    admitted = by_outcome.get("ok", {})
+    refusals = {k: v for k, v in by_outcome.items() if k in REFUSALS}
+    other = {k: n for k, n in over["errors"].items() if k not in REFUSALS}
+    verdict = {
+        "admitted_rps": round(over["ok"] / OVERLOAD_SECONDS, 1),
+        "admitted_p99_ms": admitted.get("p99"),
+        "refused": sum(over["errors"].get(k, 0) for k in REFUSALS),
+        "refusal_p99_ms": max((v["p99"] for v in refusals.values()), default=None),
+        "other_failures": other,
+        "recovered": after["meets_p99_target"],
+    }
+    verdict["met"] = bool(
+        admitted and admitted["p99"] < ADMITTED_P99_TARGET_MS and not other
+        and (not refusals or verdict["refusal_p99_ms"] < REFUSAL_P99_TARGET_MS)
+        and after["meets_p99_target"])
+    print(f"  admitted {verdict['admitted_rps']}/s p99 {verdict['admitted_p99_ms']} ms; "
+          f"refused {verdict['refused']} p99 {verdict['refusal_p99_ms']} ms; "
+          f"other {other}; after: p99 {after['latency_ms'].get('p99')} ms", flush=True)
+    return {"offered_rate": OVERLOAD_FACTOR * rate, "during": over, "after": after,
+            "verdict": verdict}
 
 
 def best_rate(steps: list[dict[str, Any]]) -> int | None:
@@ -273,6 +313,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     common = best_rate(gateway_steps) or gateway_steps[0]["rate"]
     direct_steps = ladder(load, direct_targets, [*args.rates, common], args.seconds,
                           keep=(common,))
+    settle(load)
+    over = overload(load, gw_targets, common, args.seconds)
+    settle(load)
     result: dict[str, Any] = {
         "machine_before": machine,
         "load_generator": "on this machine, to container addresses" if load.on_host
@@ -287,6 +330,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "closed_loop": closed,
         "gateway_open_loop": gateway_steps,
         "direct_open_loop": direct_steps,
+        "overload": over,
     }
     under_load = next((s.get("memory_bytes") for s in gateway_steps
                        if s["rate"] == RATE_TARGET and s.get("memory_bytes")), None)
@@ -328,6 +372,7 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
         "common_rate": common,
         "memory_idle_mib": result["memory_idle"]["total_mib"],
         "memory_target_met_idle": result["memory_idle"]["under_1_gib"],
+        "overload": result["overload"]["verdict"],
     }
     if d:
         summary["gateway_over_direct_latency_at_common_rate"] = {

@@ -8,10 +8,15 @@ order rotates each round, so drift in the machine's load hits every server
 alike). Every server answers the same lookup (bench/catalogue.py):
 
 HTTP, ``GET /books/book-042``, closed loop with wrk (1 thread, 32 connections):
-  flask, kitcore-http, kitcore-http-traced (Python, waitress, 8 threads),
+  flask, kitcore-http, kitcore-http-shipped, kitcore-http-traced (Python,
+  waitress, 8 threads), flask-granian, kitcore-http-granian (granian WSGI,
+  1 worker, 8 threads), flask-gunicorn, kitcore-http-gunicorn (gunicorn
+  gthread, 1 worker, 8 threads),
   net/http, gokit (Go, bench/gokit).
 gRPC, ``BookService.GetBook``, closed loop with bench/loadgen (32 in flight):
-  grpc-bare, kitcore-grpc, kitcore-grpc-traced (grpcio, 16 threads).
+  grpc-bare, grpc-aio, kitcore-grpc, kitcore-grpc-shipped, kitcore-grpc-traced
+  (grpcio, 16 threads; grpc.aio on its event loop).
+"shipped": tracing with the default sampler; "traced": every request sampled.
 
 For each server: throughput, p50/p99 latency and the server's CPU time per
 request (median over rounds). For each comparison: the throughput ratio of
@@ -70,11 +75,26 @@ COMPARISONS = [
     Comparison("kitcore HTTP (server chain) vs bare Flask, both on waitress",
                "kitcore-http", "flask", 0.10),
     Comparison("kitcore gRPC (server chain) vs bare grpcio", "kitcore-grpc", "grpc-bare", 0.10),
-    Comparison("kitcore HTTP, tracing on (all sampled) vs off", "kitcore-http-traced",
+    Comparison("kitcore HTTP, tracing as shipped vs off", "kitcore-http-shipped",
                "kitcore-http", 0.10),
-    Comparison("kitcore gRPC, tracing on (all sampled) vs off", "kitcore-grpc-traced",
+    Comparison("kitcore gRPC, tracing as shipped vs off", "kitcore-grpc-shipped",
                "kitcore-grpc", 0.10),
+    Comparison("kitcore HTTP, tracing on (all sampled) vs off", "kitcore-http-traced",
+               "kitcore-http", 0.35),
+    Comparison("kitcore gRPC, tracing on (all sampled) vs off", "kitcore-grpc-traced",
+               "kitcore-grpc", 0.35),
     Comparison("Go kit (same chain) vs bare net/http", "gokit", "net/http", None),
+    Comparison("kitcore HTTP (server chain) vs bare Flask, both on granian",
+               "kitcore-http-granian", "flask-granian", 0.10),
+    Comparison("kitcore HTTP (server chain) vs bare Flask, both on gunicorn",
+               "kitcore-http-gunicorn", "flask-gunicorn", 0.10),
+    Comparison("server: bare Flask on granian vs on waitress", "flask-granian", "flask", None),
+    Comparison("server: bare Flask on gunicorn vs on waitress", "flask-gunicorn", "flask", None),
+    Comparison("server: kitcore HTTP on granian vs on waitress", "kitcore-http-granian",
+               "kitcore-http", None),
+    Comparison("server: kitcore HTTP on gunicorn vs on waitress", "kitcore-http-gunicorn",
+               "kitcore-http", None),
+    Comparison("server: bare grpc.aio vs bare sync grpcio", "grpc-aio", "grpc-bare", None),
 ]
 """What the report compares."""
 
@@ -86,12 +106,21 @@ def servers(otlp: str) -> list[Server]:
     return [
         Server("flask", "http", [*python, "flask", "{port}"]),
         Server("kitcore-http", "http", [*python, "kitcore-http", "{port}"]),
+        Server("kitcore-http-shipped", "http",
+               [*python, "kitcore-http-shipped", "{port}", "--otlp", otlp]),
         Server("kitcore-http-traced", "http",
                [*python, "kitcore-http-traced", "{port}", "--otlp", otlp]),
+        Server("flask-granian", "http", [*python, "flask-granian", "{port}"]),
+        Server("kitcore-http-granian", "http", [*python, "kitcore-http-granian", "{port}"]),
+        Server("flask-gunicorn", "http", [*python, "flask-gunicorn", "{port}"]),
+        Server("kitcore-http-gunicorn", "http", [*python, "kitcore-http-gunicorn", "{port}"]),
         Server("net/http", "http", [gokit, "-mode", "bare", "-addr", "127.0.0.1:{port}"]),
         Server("gokit", "http", [gokit, "-mode", "gokit", "-addr", "127.0.0.1:{port}"]),
         Server("grpc-bare", "grpc", [*python, "grpc-bare", "{port}"]),
+        Server("grpc-aio", "grpc", [*python, "grpc-aio", "{port}"]),
         Server("kitcore-grpc", "grpc", [*python, "kitcore-grpc", "{port}"]),
+        Server("kitcore-grpc-shipped", "grpc",
+               [*python, "kitcore-grpc-shipped", "{port}", "--otlp", otlp]),
         Server("kitcore-grpc-traced", "grpc",
                [*python, "kitcore-grpc-traced", "{port}", "--otlp", otlp]),
     ]
@@ -164,14 +193,15 @@ def compare(runs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return out
 
 
-def run(seconds: float, rounds: int, warmup: float, only: set[str]) -> dict[str, Any]:
+def run(seconds: float, rounds: int, warmup: float, only: set[str],
+        names: set[str] | None = None) -> dict[str, Any]:
     """Start the servers, warm each up, measure them round after round, stop them."""
     sink_port = free_port()
     sink = harness.PinnedServer(
         [sys.executable, str(Path(__file__).with_name("otlp_sink.py")), str(sink_port)],
         sink_port, LOAD_CPU)
     chosen = [s for s in servers(f"http://127.0.0.1:{sink_port}/v1/traces")
-              if s.transport in only]
+              if s.transport in only and (not names or s.name in names)]
     processes: dict[str, harness.PinnedServer] = {}
     runs: dict[str, list[dict[str, Any]]] = {s.name: [] for s in chosen}
     started = time.time()
@@ -206,6 +236,8 @@ def run(seconds: float, rounds: int, warmup: float, only: set[str]) -> dict[str,
             "seconds_per_measurement": seconds, "rounds": rounds, "warmup_s": warmup,
             "connections_or_in_flight": CONNECTIONS, "server_cpu": SERVER_CPU,
             "load_cpu": LOAD_CPU, "waitress_threads": 8, "grpc_threads": 16,
+            "granian": "WSGI, 1 worker, 8 blocking threads",
+            "gunicorn": "gthread, 1 worker, 8 threads",
             "http_load": "wrk -t1 -c32 (closed loop)",
             "grpc_load": "bench/loadgen grpc, 32 in flight on 2 connections (closed loop)",
         },
@@ -235,9 +267,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds per server")
     parser.add_argument("--only", choices=["http", "grpc"], action="append",
                         help="one transport only (repeatable)")
+    parser.add_argument("--servers", default="",
+                        help="comma-separated server names to run (default: all)")
     parser.add_argument("--out", type=Path, default=harness.BUILD / "results" / "transport.json")
     args = parser.parse_args()
-    result = run(args.seconds, args.rounds, args.warmup, set(args.only or ["http", "grpc"]))
+    names = {name for name in args.servers.split(",") if name}
+    result = run(args.seconds, args.rounds, args.warmup, set(args.only or ["http", "grpc"]),
+                 names)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for c in result["comparisons"]:

@@ -30,14 +30,23 @@ END = "<!-- figures:end -->"
 TRANSPORT_ROWS = (
     ("flask", "bare Flask on waitress", None),
     ("kitcore-http", "kitcore HTTP endpoint (metrics, log, faults, deadline)", "flask"),
+    ("kitcore-http-shipped", "kitcore HTTP, tracing as shipped (10 new traces/s)",
+     "kitcore-http"),
     ("kitcore-http-traced", "kitcore HTTP, tracing on, every request sampled", "kitcore-http"),
+    ("flask-granian", "bare Flask on granian", "flask"),
+    ("kitcore-http-granian", "kitcore HTTP endpoint on granian", "flask-granian"),
+    ("flask-gunicorn", "bare Flask on gunicorn", "flask"),
+    ("kitcore-http-gunicorn", "kitcore HTTP endpoint on gunicorn", "flask-gunicorn"),
     ("grpc-bare", "bare grpcio", None),
+    ("grpc-aio", "bare grpc.aio", "grpc-bare"),
     ("kitcore-grpc", "kitcore gRPC endpoint (same chain)", "grpc-bare"),
-    ("kitcore-grpc-traced", "kitcore gRPC, tracing on", "kitcore-grpc"),
+    ("kitcore-grpc-shipped", "kitcore gRPC, tracing as shipped", "kitcore-grpc"),
+    ("kitcore-grpc-traced", "kitcore gRPC, tracing on, every request sampled", "kitcore-grpc"),
     ("net/http", "bare net/http (Go)", None),
     ("gokit", "Go kit 0.10 (Prometheus, JSON log, deadline)", "net/http"),
 )
-CHAIN_MIDDLEWARES = ("log middleware", "metrics middleware", "deadline_middleware", "faults")
+CHAIN_MIDDLEWARES = ("log, success, unsampled", "metrics middleware", "deadline_middleware",
+                     "faults")
 
 
 def load(path: Path = RESULTS) -> dict[str, Any]:
@@ -78,7 +87,7 @@ def _transport(results: dict[str, Any]) -> list[str]:
     if not t:
         return []
     summary = t["summary"]
-    comparisons = {c["subject"]: c for c in t["comparisons"]}
+    comparisons = {(c["subject"], c["baseline"]): c for c in t["comparisons"]}
     in_flight = t["settings"]["connections_or_in_flight"]
     rows = []
     for name, label, base in TRANSPORT_ROWS:
@@ -104,10 +113,10 @@ def _transport(results: dict[str, Any]) -> list[str]:
 
 
 def _against(comparisons: dict[str, Any], name: str, base: str | None) -> str:
-    c = comparisons.get(name)
+    c = comparisons.get((name, base))
     if base is None or c is None:
         return ""
-    of = "" if c["baseline"] in ("flask", "grpc-bare", "net/http") else " of kitcore"
+    of = f" of {base}" if base.startswith("kitcore") else ""
     return f"{c['throughput_ratio']:.2f}{of} (-{c['throughput_cost']:.0%})"
 
 

@@ -10,10 +10,12 @@ far less than throughput. :func:`machine` describes the machine and its load.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Sequence
@@ -50,11 +52,38 @@ class PinnedServer(ServerProcess):
         assert self._proc is not None
         return self._proc.pid
 
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server and every process it started (a server's workers): SIGTERM
+        to its whole process group, SIGKILL to what is left after ``timeout``."""
+        if self._proc is None:
+            return
+        group = self._proc.pid  # started in a session of its own: the group's id
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGTERM)
+        super().stop(timeout)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds that process ``pid`` (all its threads) has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    """User + system CPU seconds that process ``pid`` (all its threads) and its live
+    child processes (a server's workers) have used."""
+    used, children = 0, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        children.setdefault(int(fields[1]), []).append(
+            (int(stat.parent.name), int(fields[11]) + int(fields[12])))
+    own = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    used = int(own[11]) + int(own[12])
+    parents = [pid]
+    while parents:
+        for child, ticks in children.get(parents.pop(), []):
+            used += ticks
+            parents.append(child)
+    return used / _TICKS
 
 
 def run_wrk(url: str, seconds: float, connections: int, cpus: str) -> dict[str, Any]:

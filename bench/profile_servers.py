@@ -30,7 +30,8 @@ import harness
 
 from kitcore.testing.process import free_port
 
-KINDS = ["flask", "kitcore-http", "kitcore-http-traced", "grpc-bare", "kitcore-grpc"]
+KINDS = ["flask", "kitcore-http", "kitcore-http-shipped", "kitcore-http-traced", "grpc-bare",
+         "kitcore-grpc"]
 PY_SPY = Path(sys.executable).with_name("py-spy")
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^:()]*)(?::(?P<line>\d+))?\)$")
 _STDLIB = re.compile(r"/lib/python3\.\d+/(?P<module>[^/]+?)(?:\.py)?(?:/|$)")

@@ -15,7 +15,15 @@ HTTP or ``BookService.GetBook`` over gRPC:
   ``kitcore.transport.grpc.Handler`` on ``kitcore.app.App``'s gRPC server;
 - ``kitcore-http-traced`` / ``kitcore-grpc-traced``: as above with
   ``kitcore.tracing`` on, every request sampled, spans exported over OTLP to
-  ``--otlp`` (see :mod:`otlp_sink`).
+  ``--otlp`` (see :mod:`otlp_sink`);
+- ``kitcore-http-shipped`` / ``kitcore-grpc-shipped``: tracing on with the
+  sampler as shipped (``OTEL_TRACES_SAMPLER`` unset: parent-based, up to 10
+  new traces per second);
+- ``flask-granian`` / ``kitcore-http-granian`` and ``flask-gunicorn`` /
+  ``kitcore-http-gunicorn``: the same two Flask apps (the kitcore one with the
+  routes kitcore.app adds) on granian (WSGI, 1 worker, 8 blocking threads) and
+  on gunicorn (gthread, 1 worker, 8 threads), for the server comparison;
+- ``grpc-aio``: the bare servicer on ``grpc.aio``.
 """
 
 from __future__ import annotations
@@ -70,15 +78,17 @@ def server_chain(endpoint: Endpoint, name: str) -> Endpoint:
     )(endpoint)
 
 
-def kitcore_config(http_port: int, grpc_port: int, otlp: str) -> KitConfig:
-    """The config a service would read: one port, no etcd, tracing to ``otlp`` if given.
+def kitcore_config(http_port: int, grpc_port: int, otlp: str, sample_all: bool) -> KitConfig:
+    """The config a service would read: one port, no etcd, tracing to ``otlp`` if given
+    (every request sampled when ``sample_all``, else the default sampler).
 
     This process is the edge, so it puts the ``OTEL_*`` settings in its own
     environment, where ``setup_process`` reads them as in any service.
     """
     if otlp:
-        os.environ.update({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": otlp,
-                           "OTEL_TRACES_SAMPLER": "always_on"})
+        os.environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = otlp
+    if otlp and sample_all:
+        os.environ["OTEL_TRACES_SAMPLER"] = "always_on"
     environ = {
         "KIT_INSTANCE_ID": SERVICE,
         "KIT_HTTP_PORT": str(http_port),
@@ -94,18 +104,31 @@ def kitcore_config(http_port: int, grpc_port: int, otlp: str) -> KitConfig:
     return config
 
 
-def run_kitcore_http(port: int, otlp: str) -> None:
-    """kitcore.transport.http on kitcore.app.App (which adds health, metrics, spans)."""
-    config = kitcore_config(port, 0, otlp)
+def kitcore_http_app() -> flask.Flask:
+    """The kitcore Flask app: the route behind the server chain."""
     app = http.new_app(SERVICE, served_by=SERVICE)
     http.route(app, "/books/<book_id>", ["GET"], server_chain(get_book, "get_book"),
                lambda request, path: path["book_id"], name="get_book")
-    App(config, http_app=app, fault_settings=KNOBS).run()
+    return app
 
 
-def run_kitcore_grpc(port: int, otlp: str) -> None:
+def run_kitcore_http(port: int, otlp: str, sample_all: bool = True) -> None:
+    """kitcore.transport.http on kitcore.app.App (which adds health, metrics, spans)."""
+    config = kitcore_config(port, 0, otlp, sample_all)
+    App(config, http_app=kitcore_http_app(), fault_settings=KNOBS).run()
+
+
+def kitcore_http_app_served_elsewhere() -> flask.Flask:
+    """The kitcore app with every route kitcore.app adds, for another WSGI server."""
+    config = kitcore_config(1, 0, "", False)
+    app = kitcore_http_app()
+    App(config, http_app=app, fault_settings=KNOBS)._add_standard_routes(app)
+    return app
+
+
+def run_kitcore_grpc(port: int, otlp: str, sample_all: bool = True) -> None:
     """kitcore.transport.grpc.Handler on kitcore.app.App's gRPC server."""
-    config = kitcore_config(0, port, otlp)
+    config = kitcore_config(0, port, otlp, sample_all)
     handler = Handler(
         server_chain(get_book, "GetBook"),
         lambda message: message.id,
@@ -126,8 +149,8 @@ def run_kitcore_grpc(port: int, otlp: str) -> None:
 # --- the bare side ------------------------------------------------------------------
 
 
-def run_flask(port: int) -> None:
-    """A bare Flask route on waitress, as many threads as kitcore.app gives waitress."""
+def bare_flask_app() -> flask.Flask:
+    """A bare Flask route answering the lookup."""
     app = flask.Flask(SERVICE)
 
     @app.get("/books/<book_id>")
@@ -137,7 +160,30 @@ def run_flask(port: int) -> None:
             return flask.jsonify({"error": {"code": "not_found", "message": "no book"}}), 404
         return flask.jsonify(reply)
 
-    waitress.serve(app, host="127.0.0.1", port=port, threads=HTTP_THREADS, _quiet=True)
+    return app
+
+
+def run_flask(port: int) -> None:
+    """The bare Flask app on waitress, as many threads as kitcore.app gives waitress."""
+    waitress.serve(bare_flask_app(), host="127.0.0.1", port=port, threads=HTTP_THREADS,
+                   _quiet=True)
+
+
+def run_on(server: str, factory: str, port: int) -> None:
+    """Replace this process with ``server`` (granian or gunicorn) serving ``factory()``."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([here, os.environ.get("PYTHONPATH", "")])}
+    binary = os.path.join(os.path.dirname(sys.executable), server)
+    if server == "granian":
+        argv = [binary, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", "1", "--blocking-threads", str(HTTP_THREADS), "--no-ws",
+                "--log-level", "warning", "--factory", f"transport_servers:{factory}"]
+    else:
+        argv = [binary, "--workers", "1", "--worker-class", "gthread",
+                "--threads", str(HTTP_THREADS), "--bind", f"127.0.0.1:{port}",
+                "--no-control-socket", "--log-level", "warning",
+                f"transport_servers:{factory}()"]
+    os.execve(binary, argv, env)
 
 
 class BareBookServicer(book_pb2_grpc.BookServiceServicer):
@@ -150,6 +196,31 @@ class BareBookServicer(book_pb2_grpc.BookServiceServicer):
             context.abort(grpc.StatusCode.NOT_FOUND, "no book")
         return book_pb2.BookReply(book=book_pb2.Book(**reply["book"]),
                                   served_by=reply["served_by"])
+
+
+def run_grpc_aio(port: int) -> None:
+    """The same servicer on grpc.aio (its methods run on the event loop), until SIGTERM."""
+    import asyncio
+
+    class AioBookServicer(book_pb2_grpc.BookServiceServicer):
+        async def GetBook(self, request: Any, context: Any) -> Any:  # noqa: N802
+            reply = book_reply(request.id)
+            if reply is None:
+                await context.abort(grpc.StatusCode.NOT_FOUND, "no book")
+            return book_pb2.BookReply(book=book_pb2.Book(**reply["book"]),
+                                      served_by=reply["served_by"])
+
+    async def serve() -> None:
+        server = grpc.aio.server()
+        book_pb2_grpc.add_BookServiceServicer_to_server(AioBookServicer(), server)
+        server.add_insecure_port(f"127.0.0.1:{port}")
+        await server.start()
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        await server.stop(0)
+
+    asyncio.run(serve())
 
 
 def run_grpc_bare(port: int) -> None:
@@ -166,9 +237,18 @@ KINDS = {
     "flask": lambda port, otlp: run_flask(port),
     "kitcore-http": run_kitcore_http,
     "kitcore-http-traced": run_kitcore_http,
+    "kitcore-http-shipped": lambda port, otlp: run_kitcore_http(port, otlp, sample_all=False),
+    "flask-granian": lambda port, otlp: run_on("granian", "bare_flask_app", port),
+    "kitcore-http-granian": lambda port, otlp: run_on(
+        "granian", "kitcore_http_app_served_elsewhere", port),
+    "flask-gunicorn": lambda port, otlp: run_on("gunicorn", "bare_flask_app", port),
+    "kitcore-http-gunicorn": lambda port, otlp: run_on(
+        "gunicorn", "kitcore_http_app_served_elsewhere", port),
     "grpc-bare": lambda port, otlp: run_grpc_bare(port),
+    "grpc-aio": lambda port, otlp: run_grpc_aio(port),
     "kitcore-grpc": run_kitcore_grpc,
     "kitcore-grpc-traced": run_kitcore_grpc,
+    "kitcore-grpc-shipped": lambda port, otlp: run_kitcore_grpc(port, otlp, sample_all=False),
 }
 """Server kinds by name."""
 
@@ -180,9 +260,10 @@ def main(argv: list[str]) -> None:
     parser.add_argument("port", type=int)
     parser.add_argument("--otlp", default="", help="OTLP/HTTP traces URL (the *-traced kinds)")
     args = parser.parse_args(argv)
-    if args.kind.endswith("-traced") and not args.otlp:
+    traced = args.kind.endswith(("-traced", "-shipped"))
+    if traced and not args.otlp:
         parser.error(f"{args.kind} needs --otlp")
-    otlp = args.otlp if args.kind.endswith("-traced") else ""
+    otlp = args.otlp if traced else ""
     KINDS[args.kind](args.port, otlp)
 
 

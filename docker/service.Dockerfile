@@ -45,8 +45,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1
 WORKDIR /home/kit
 EXPOSE 8080 50051
+# The probe is bash alone (/dev/tcp, builtins only): ~2 ms of CPU, where starting
+# Python costs ~90 ms, every 5 s in every container. Healthy: /healthz answers
+# 200 within 2 s.
 HEALTHCHECK --interval=5s --timeout=10s --start-period=60s --retries=3 \
-    CMD ["python", "-m", "kitcore.probe", "http://127.0.0.1:8080/healthz"]
+    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && read -r -t 2 status <&3 && [[ $status == HTTP/1.?' 200 '* ]]"]
 # Files are copied as root (read-only for the service); it runs as kit.
 USER kit
 COPY --from=venv /opt/venv /opt/venv

@@ -67,6 +67,9 @@ ps -eo pcpu,rss,comm --sort=-pcpu | head -6
 echo "== middleware cost per call (bench/bench_middleware.py)"
 $PY bench/bench_middleware.py | tee "$RESULTS/middleware.txt"
 
+echo "== client cost per call: HTTP clients, the shelf read's SQL (bench/bench_clients.py)"
+$PY bench/bench_clients.py | tee "$RESULTS/clients.txt"
+
 echo "== transport cost: kitcore vs Flask/grpcio, Go kit vs net/http"
 $PY bench/bench_transport.py --seconds "$TRANSPORT_SECONDS" --rounds "$ROUNDS" \
   --out "$RESULTS/transport.json"

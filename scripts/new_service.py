@@ -49,8 +49,7 @@ COMPOSE_SNIPPET = """\
       # The stack's shared database; the service's table is {name}_items.
       DATABASE_URL: postgresql+psycopg://kitcore:${{POSTGRES_PASSWORD:?}}@postgres:5432/kitcore
     healthcheck:
-      <<: *healthcheck
-      test: ["CMD", "python", "-m", "kitcore.probe", "http://127.0.0.1:8080/healthz"]
+      <<: *healthcheck  # the image's own check (see its Dockerfile), at the stack's pace
     depends_on:
       <<: *kit-depends
       postgres:

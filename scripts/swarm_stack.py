@@ -6,7 +6,7 @@ Compose merges docker-compose.yml with deploy/swarm/docker-stack.overlay.yml
 and resolves every variable (images, secrets from .env). This script then
 makes the result a stack file that `docker stack deploy` takes:
 
-- book-1 becomes one service "book" with replicas; book-2 and gateway-2 go
+- book-1 becomes one service "book" with replicas; book-2, user-2 and gateway-2 go
   (Swarm runs replicas of one service instead of numbered copies);
 - what Swarm ignores or refuses is left out: build, depends_on, restart,
   container names, and bind mounts of this checkout (the overlay sends those
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OVERLAY = "deploy/swarm/docker-stack.overlay.yml"
 RENAMED = {"book-1": "book"}
 """Compose services that become one replicated Swarm service of another name."""
-DROPPED = ("book-2", "gateway-2")
+DROPPED = ("book-2", "user-2", "gateway-2")
 """Numbered copies that replicas replace."""
 SERVICE_KEYS = ("image", "command", "entrypoint", "environment", "healthcheck", "volumes",
                 "ports", "stop_grace_period", "stop_signal", "deploy", "configs")

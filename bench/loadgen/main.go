@@ -54,6 +54,9 @@ type Result struct {
 	Unfinished  int                `json:"unfinished"`
 	Throughput  float64            `json:"throughput_rps"`
 	LatencyMS   map[string]float64 `json:"latency_ms"`
+	// ByOutcome: p50/p99/max per outcome ("ok", "status 503", ...), so fast
+	// refusals and the answers admitted beside them are seen apart.
+	ByOutcome map[string]map[string]float64 `json:"latency_by_outcome_ms"`
 }
 
 type sample struct {
@@ -223,6 +226,10 @@ func doHTTP(client *http.Client, t target, badBody string) string {
 		return "read error"
 	}
 	if resp.StatusCode >= 400 {
+		refused := resp.StatusCode == 429 || resp.StatusCode == 503
+		if refused && resp.Header.Get("Retry-After") == "" {
+			return fmt.Sprintf("status %d without Retry-After", resp.StatusCode)
+		}
 		return fmt.Sprintf("status %d", resp.StatusCode)
 	}
 	if badBody != "" && strings.Contains(string(body), badBody) {
@@ -345,8 +352,10 @@ func runGRPC(args []string) Result {
 
 func summarize(mode string, samples []sample, elapsed time.Duration) Result {
 	r := Result{Mode: mode, DurationS: elapsed.Seconds(), Sent: len(samples),
-		Errors: map[string]int{}, LatencyMS: map[string]float64{}}
+		Errors: map[string]int{}, LatencyMS: map[string]float64{},
+		ByOutcome: map[string]map[string]float64{}}
 	latencies := make([]float64, 0, len(samples))
+	byOutcome := map[string][]float64{}
 	var sum float64
 	for _, s := range samples {
 		ms := float64(s.latency.Nanoseconds()) / 1e6
@@ -354,8 +363,10 @@ func summarize(mode string, samples []sample, elapsed time.Duration) Result {
 		sum += ms
 		if s.outcome == "" {
 			r.OK++
+			byOutcome["ok"] = append(byOutcome["ok"], ms)
 		} else {
 			r.Errors[s.outcome]++
+			byOutcome[s.outcome] = append(byOutcome[s.outcome], ms)
 		}
 	}
 	r.Throughput = float64(r.OK) / elapsed.Seconds()
@@ -364,16 +375,26 @@ func summarize(mode string, samples []sample, elapsed time.Duration) Result {
 	}
 	sort.Float64s(latencies)
 	for _, q := range quantiles {
-		idx := int(q.q*float64(len(latencies))+0.5) - 1
-		if idx < 0 {
-			idx = 0
-		}
-		if idx >= len(latencies) {
-			idx = len(latencies) - 1
-		}
-		r.LatencyMS[q.name] = latencies[idx]
+		r.LatencyMS[q.name] = quantile(latencies, q.q)
 	}
 	r.LatencyMS["max"] = latencies[len(latencies)-1]
 	r.LatencyMS["mean"] = sum / float64(len(latencies))
+	for outcome, ms := range byOutcome {
+		sort.Float64s(ms)
+		r.ByOutcome[outcome] = map[string]float64{
+			"p50": quantile(ms, 0.5), "p99": quantile(ms, 0.99), "max": ms[len(ms)-1]}
+	}
 	return r
+}
+
+// quantile is the q-th quantile of sorted, by the nearest rank.
+func quantile(sorted []float64, q float64) float64 {
+	idx := int(q*float64(len(sorted))+0.5) - 1
+	if idx < 0 {
+		idx = 0
+	}
+	if idx >= len(sorted) {
+		idx = len(sorted) - 1
+	}
+	return sorted[idx]
 }

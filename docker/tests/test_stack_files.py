@@ -12,6 +12,7 @@ import secrets
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / ".venv" / "bin" / "docker-compose"
-PYTHON_SERVICES = {"book-1": "book", "book-2": "book", "user": "user",
+PYTHON_SERVICES = {"book-1": "book", "book-2": "book", "user": "user", "user-2": "user",
                    "gateway": "gateway", "gateway-2": "gateway"}
 INFRA = {"etcd", "redis", "postgres", "jaeger", "prometheus"}
 
@@ -63,7 +64,7 @@ def test_one_dockerfile_builds_every_python_service() -> None:
     assert "ARG BASE_IMAGE=python:3.11-slim" in text
     assert "--no-index --find-links /wheels" in text
     assert re.search(r"^USER (?!root)\w+", text, re.M)
-    assert "HEALTHCHECK" in text and "kitcore.probe" in text
+    assert "HEALTHCHECK" in text and "/dev/tcp/127.0.0.1/8080" in text
     # The service's name and code come last, so every layer before them is shared.
     last_stage = text[text.rindex("\nFROM "):]
     service_arg = last_stage.index("ARG SERVICE")
@@ -78,6 +79,49 @@ def test_compose_builds_each_python_service_from_the_one_dockerfile(config: dict
         build = config["services"][name]["build"]
         assert build["dockerfile"] == SERVICE_DOCKERFILE, name
         assert build["args"]["SERVICE"] == PYTHON_SERVICES[name], name
+
+
+def _healthcheck(port: int) -> list[str]:
+    """The services' HEALTHCHECK command, pointed at ``port``."""
+    text = (ROOT / SERVICE_DOCKERFILE).read_text()
+    command = re.search(r"^HEALTHCHECK .*\\\n\s+CMD (\[.*\])$", text, re.M)
+    assert command, "no HEALTHCHECK ... CMD [...] in the Dockerfile"
+    argv = json.loads(command.group(1))
+    return [arg.replace("127.0.0.1/8080", f"127.0.0.1/{port}") for arg in argv]
+
+
+@pytest.fixture
+def healthz():
+    """A server whose /healthz answers what the test sets: a status, after a delay."""
+    flask = pytest.importorskip("flask")
+    from kitcore.testing.http_server import serve_in_thread
+
+    answer = {"status": 200, "delay": 0.0}
+    app = flask.Flask("probed")
+    app.add_url_rule("/healthz", "healthz", lambda: (
+        time.sleep(answer["delay"]) or ("", answer["status"])))
+    served = serve_in_thread(app)
+    yield served.port, answer
+    served.stop()
+
+
+def _probe(port: int) -> int:
+    return subprocess.run(_healthcheck(port), capture_output=True, timeout=15).returncode
+
+
+def test_the_healthcheck_passes_on_200_only_and_within_two_seconds(healthz) -> None:
+    port, answer = healthz
+    assert _probe(port) == 0
+    answer["status"] = 503
+    assert _probe(port) != 0
+    answer["status"], answer["delay"] = 200, 3.0
+    assert _probe(port) != 0  # a 200 after 3 s is too late
+
+
+def test_the_healthcheck_fails_where_nothing_listens() -> None:
+    from kitcore.testing.process import free_port
+
+    assert _probe(free_port()) != 0
 
 
 def test_the_stack_has_every_service(config: dict) -> None:

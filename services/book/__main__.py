@@ -11,8 +11,11 @@ HTTP on 8080, gRPC on 50051, no etcd, no tracing.
 
 from __future__ import annotations
 
+import logging
+
 from book.endpoints import new_set
 from book.service import Catalogue
+from book.stock_watch import StockWatch
 from book.store import BookStore
 from book.transport_grpc import add_to_server
 from book.transport_http import make_http_app
@@ -27,7 +30,7 @@ DATABASE_WAIT = 30.0  # seconds to wait for PostgreSQL when the stack starts tog
 
 def open_store(config: KitConfig) -> BookStore:
     """The catalogue at ``DATABASE_URL``, once it answers: its table made, demo books in."""
-    store = BookStore(connect(config.database_url or DEFAULT_DATABASE_URL))
+    store = BookStore(connect(config.database_url or DEFAULT_DATABASE_URL, config.service_name))
     store.wait_until_up(DATABASE_WAIT)
     store.create_schema()
     store.seed()
@@ -42,7 +45,10 @@ def build(config: KitConfig, store: BookStore | None = None) -> App:
     """
     store = store or open_store(config)
     knobs = faults.FaultSettings(config.fault_error_rate, config.fault_latency_ms)
-    endpoints = new_set(Catalogue(store, config.instance_id), knobs, config.request_timeout)
+    # A service middleware: warns in business terms when a book runs low.
+    catalogue = StockWatch(Catalogue(store, config.instance_id), logging.getLogger("book"))
+    endpoints = new_set(catalogue, knobs, config.request_timeout)
+
     readiness = health.Readiness()
     readiness.add_check("database", store.ping)
     return App(

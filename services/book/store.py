@@ -63,7 +63,7 @@ class BookStore(sql.Store):
 
     def get(self, book_id: str) -> Book | None:
         """The book with this id, or None."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             row = conn.execute(sa.select(books).where(books.c.id == book_id)).first()
         return _book(row) if row else None
 
@@ -71,8 +71,8 @@ class BookStore(sql.Store):
         """The books among ``ids`` that exist, in no particular order."""
         if not ids:
             return []
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(books).where(books.c.id.in_(ids))).all()
+        with self.reading() as conn:
+            rows = conn.execute(_GET_MANY, {"ids": ids}).all()
         return [_book(row) for row in rows]
 
     def page(self, author: str, *, offset: int, limit: int) -> list[Book]:
@@ -80,7 +80,7 @@ class BookStore(sql.Store):
         query = sa.select(books).order_by(books.c.title, books.c.id).offset(offset).limit(limit)
         if author:
             query = query.where(sa.func.lower(books.c.author) == sa.func.lower(author))
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return [_book(row) for row in conn.execute(query).all()]
 
     def add(self, book: Book) -> None:
@@ -103,6 +103,10 @@ class BookStore(sql.Store):
         with self.engine.begin() as conn:
             row = conn.execute(update).first()
         return _book(row) if row else None
+
+
+# The shelf's book read, built once (the hot path); the id list is expanded per call.
+_GET_MANY = sa.select(books).where(books.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def _book(row: sa.Row) -> Book:

@@ -16,15 +16,16 @@ from pathlib import Path
 
 import flask
 
-from gateway.book_client import BookClient, book_methods
-from gateway.clients import Backend, Resilience, new_instancer
+from gateway.book_client import BookClient, BookEndpoints, book_endpoints
+from gateway.clients import Backend, new_instancer
 from gateway.config import GatewayConfig
 from gateway.endpoints import Policy, new_set
 from gateway.service import GatewayService
 from gateway.transport_http import new_http_app
-from gateway.user_client import UserClient, user_methods
-from kitcore import auth, sd
+from gateway.user_client import UserClient, UserEndpoints, user_endpoints
+from kitcore import auth
 from kitcore.app import App, setup_process
+from kitcore.concurrency import ConcurrencyLimiter
 from kitcore.ratelimit import Limiter
 from kitcore.transport import instrument
 
@@ -34,12 +35,14 @@ OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 
 @dataclass
 class Gateway:
-    """A wired gateway: the app that serves it, and the backends to close after."""
+    """A wired gateway: the app that serves it, the backends to close after, its
+    concurrency limit."""
 
     app: App
     http_app: flask.Flask
-    users: Backend
-    books: Backend
+    users: Backend[UserEndpoints]
+    books: Backend[BookEndpoints]
+    concurrency: ConcurrencyLimiter | None = None
 
     def close(self) -> None:
         """Release the backends' instancers and connections."""
@@ -50,24 +53,16 @@ class Gateway:
 def build(cfg: GatewayConfig) -> Gateway:
     """Wire the gateway from its configuration."""
     kit = cfg.kit
-    resilience = Resilience(
-        attempts=cfg.retry_attempts,
-        per_try_timeout=cfg.per_try_timeout,
-        breaker_fail_max=cfg.breaker_fail_max,
-        breaker_reset_timeout=cfg.breaker_reset_timeout,
-    )
     timeout = kit.request_timeout
     users = Backend(
         new_instancer("user", kit.etcd_endpoints, cfg.user_addresses, transport="http"),
-        partial(user_methods, timeout=timeout),
-        sd.LeastLoaded,  # user runs as one instance in the stack; least loaded if scaled
-        resilience,
+        partial(user_endpoints, timeout=timeout),
+        cfg.resilience,
     )
     books = Backend(
         new_instancer("book", kit.etcd_endpoints, cfg.book_addresses, transport="grpc"),
-        partial(book_methods, timeout=timeout),
-        sd.RoundRobin,  # book-1, book-2, book-1 ...: the alternation shows in X-Served-By
-        resilience,
+        partial(book_endpoints, timeout=timeout),
+        cfg.resilience,
     )
     svc = GatewayService(UserClient(users), BookClient(books))
     policy = Policy(
@@ -77,18 +72,28 @@ def build(cfg: GatewayConfig) -> Gateway:
         limiter=Limiter(cfg.rate_limit, cfg.ratelimit_storage, name="gateway"),
         request_timeout=timeout,
         logger=logging.getLogger("gateway"),
+        concurrency=_concurrency_limiter(kit.concurrency_limit, kit.concurrency_latency),
     )
     openapi = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
     http_app = new_http_app(new_set(svc, policy), openapi)
-    return Gateway(App(kit, http_app=http_app), http_app, users, books)
+    return Gateway(App(kit, http_app=http_app), http_app, users, books, policy.concurrency)
+
+
+def _concurrency_limiter(limit: int, latency: float) -> ConcurrencyLimiter | None:
+    """One limit for all routes; 0 turns it off."""
+    if limit == 0:
+        return None
+    return ConcurrencyLimiter(
+        limit, min_limit=min(2, limit), target_latency=latency, name="gateway"
+    )
 
 
 def main() -> None:
     """Read the configuration, set up tracing, wire the gateway and serve until SIGTERM."""
     cfg = GatewayConfig.from_env()
     setup_process(cfg.kit)  # JSON logs, and tracing when OTEL_* says so
-    # Client spans for both hops (nothing when tracing is off), before any channel or session.
-    instrument.instrument_requests()
+    # Client spans of the gRPC hop (nothing when tracing is off), before any channel;
+    # kitcore's HTTP client makes its own.
     instrument.instrument_grpc_client()
     gateway = build(cfg)
     try:

@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.service import GatewayService
-from kitcore import auth, log, metrics, ratelimit
+from kitcore import auth, concurrency, log, metrics, ratelimit
 from kitcore.endpoint import Context, Endpoint, Middleware, chain, deadline_middleware
 from kitcore.errors import PermissionDenied
 from kitcore.ratelimit import Limiter
 
 SERVICE = "gateway"
 """The service label of the gateway's metrics."""
+
+SLOW_BY_DESIGN = frozenset({"sign_up", "login"})
+"""Operations that hash a password: their latency says nothing about overload."""
 
 
 @dataclass(frozen=True)
@@ -113,12 +116,14 @@ class Set:
 
 @dataclass(frozen=True)
 class Policy:
-    """What the middlewares need: token verifier, rate limiter, default deadline, logger."""
+    """What the middlewares need: token verifier, rate limiter, default deadline, logger,
+    and the concurrency limit shared by every route (None: no limit)."""
 
     verifier: auth.JWTVerifier
     limiter: Limiter
     request_timeout: float
     logger: logging.Logger
+    concurrency: concurrency.ConcurrencyLimiter | None = None
 
 
 def new_set(svc: GatewayService, policy: Policy) -> Set:
@@ -151,10 +156,15 @@ def new_set(svc: GatewayService, policy: Policy) -> Set:
 
 
 def _observed(name: str, policy: Policy) -> tuple[Middleware, ...]:
-    """Metrics and one log line for every call, then the request deadline."""
+    """Metrics and one log line for every call, the overload refusal, then the deadline."""
+    # Password hashing makes these slow by design: only their deadline misses cut the limit.
+    slow_target = policy.request_timeout if name in SLOW_BY_DESIGN else None
     return (
         metrics.metrics_middleware(SERVICE, name),
         log.logging_middleware(policy.logger, name),
+        # Past what the backends answer in time, refuse at once (503 + Retry-After)
+        # before any token check, rate-limit round trip or backend call.
+        concurrency.concurrency_limit_middleware(policy.concurrency, slow_target),
         # A request without X-Request-Timeout gets the configured deadline,
         # which every backend call below inherits.
         deadline_middleware(policy.request_timeout),

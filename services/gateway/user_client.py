@@ -1,85 +1,86 @@
 """The user service over HTTP, as the gateway's :class:`~gateway.service.UserBackend`.
 
-:func:`user_methods` builds, for one user instance, one kitcore HTTP client
+:func:`user_endpoints` builds, for one user instance, one kitcore HTTP client
 endpoint per route on a pooled session to ``instance.http``.
-:class:`UserClient` sends each gateway call through a
-:class:`~gateway.clients.Backend` (balanced, broken per instance, retried
-where that is safe). The small encoders and decoders come last.
+:class:`UserClient` makes each method one balanced, guarded and retried
+endpoint of a :class:`~gateway.clients.Backend`, and builds the requests. The
+small decoders come last.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from gateway.clients import Backend, Call, Closer
+from gateway.clients import Backend, Closer, as_is
 from gateway.service import ShelfReply, TokenReply, User, UserReply
-from kitcore.endpoint import Context, Endpoint
+from kitcore.endpoint import Context, Endpoint, Middleware
 from kitcore.sd import Instance
 from kitcore.transport.http import ClientRequest, HTTPClient
 
 
-def user_methods(
-    instance: Instance, *, timeout: float = 5.0
-) -> tuple[Mapping[str, Endpoint], Closer]:
-    """The client endpoints of one user instance, sharing one pooled session."""
+@dataclass(frozen=True)
+class UserEndpoints:
+    """The client endpoints of one user instance, one per remote method."""
+
+    create_user: Endpoint
+    get_user: Endpoint
+    login: Endpoint
+    get_shelf: Endpoint
+    add_to_shelf: Endpoint
+
+
+def user_endpoints(
+    instance: Instance, guard: Middleware, *, timeout: float = 5.0
+) -> tuple[UserEndpoints, Closer]:
+    """The client endpoints of one user instance on one session, each wrapped by ``guard``."""
     client = HTTPClient(f"http://{instance.http}", timeout=timeout)
-    methods = {
-        "CreateUser": client.endpoint("POST", "/users", _encode_create_user, _decode_user),
-        "GetUser": client.endpoint("GET", "/users/{id}", _encode_user_id, _decode_user),
-        "Login": client.endpoint("POST", "/login", _encode_login, _decode_token),
-        "GetShelf": client.endpoint("GET", "/users/{id}/shelf", _encode_user_id, _decode_shelf),
-        "AddToShelf": client.endpoint(
-            "POST", "/users/{id}/shelf", _encode_add_to_shelf, _decode_shelf
-        ),
-    }
-    return methods, client.close
+
+    def method(verb: str, path: str, decode: Callable[[Any, Mapping[str, str]], Any]) -> Endpoint:
+        return guard(client.endpoint(verb, path, as_is, decode))
+
+    endpoints = UserEndpoints(
+        create_user=method("POST", "/users", _decode_user),
+        get_user=method("GET", "/users/{id}", _decode_user),
+        login=method("POST", "/login", _decode_token),
+        get_shelf=method("GET", "/users/{id}/shelf", _decode_shelf),
+        add_to_shelf=method("POST", "/users/{id}/shelf", _decode_shelf),
+    )
+    return endpoints, client.close
 
 
 class UserClient:
-    """The user service through a :class:`~gateway.clients.Backend`."""
+    """The user service: one client endpoint per method of :class:`UserEndpoints`."""
 
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
+    def __init__(self, backend: Backend[UserEndpoints]) -> None:
+        self._create_user = backend.once(lambda user: user.create_user)  # not idempotent
+        self._get_user = backend.safe(lambda user: user.get_user)
+        self._login = backend.patient(lambda user: user.login)  # slow by design
+        self._get_shelf = backend.safe(lambda user: user.get_shelf)
+        self._add_to_shelf = backend.safe(lambda user: user.add_to_shelf)  # idempotent
 
     def create_user(self, ctx: Context, name: str, email: str, password: str) -> UserReply:
-        """Sign a user up (not idempotent: a taken email would answer a retry)."""
+        """Sign a user up (a retry could answer "email taken", so only unsent tries are)."""
         request = {"name": name, "email": email, "password": password}
-        return self.backend.once(ctx, Call("CreateUser", request))
+        return self._create_user(ctx, ClientRequest(json=request))
 
     def get_user(self, ctx: Context, user_id: str) -> UserReply:
         """One user by id."""
-        return self.backend.safe(ctx, Call("GetUser", {"id": user_id}))
+        return self._get_user(ctx, ClientRequest(path_params={"id": user_id}))
 
     def login(self, ctx: Context, email: str, password: str) -> TokenReply:
-        """Check a password and get a token (changes nothing: safe to retry; slow by
-        design, so no per-try cut)."""
-        request = {"email": email, "password": password}
-        return self.backend.patient(ctx, Call("Login", request))
+        """Check a password and get a token (changes nothing: safe to retry)."""
+        return self._login(ctx, ClientRequest(json={"email": email, "password": password}))
 
     def get_shelf(self, ctx: Context, user_id: str) -> ShelfReply:
         """The ids of the books on a user's shelf."""
-        return self.backend.safe(ctx, Call("GetShelf", {"id": user_id}))
+        return self._get_shelf(ctx, ClientRequest(path_params={"id": user_id}))
 
     def add_to_shelf(self, ctx: Context, user_id: str, book_id: str) -> ShelfReply:
         """Put a book on a user's shelf (idempotent: safe to retry)."""
-        return self.backend.safe(ctx, Call("AddToShelf", {"id": user_id, "book_id": book_id}))
-
-
-def _encode_create_user(request: dict[str, Any]) -> ClientRequest:
-    return ClientRequest(json=request)
-
-
-def _encode_user_id(request: dict[str, Any]) -> ClientRequest:
-    return ClientRequest(path_params={"id": request["id"]})
-
-
-def _encode_login(request: dict[str, Any]) -> ClientRequest:
-    return ClientRequest(json=request)
-
-
-def _encode_add_to_shelf(request: dict[str, Any]) -> ClientRequest:
-    return ClientRequest(path_params={"id": request["id"]}, json={"book_id": request["book_id"]})
+        request = ClientRequest(path_params={"id": user_id}, json={"book_id": book_id})
+        return self._add_to_shelf(ctx, request)
 
 
 def _decode_user(body: Any, headers: Mapping[str, str]) -> UserReply:

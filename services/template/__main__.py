@@ -11,11 +11,14 @@ tracing), registers in etcd when configured and stops gracefully on SIGTERM.
 
 from __future__ import annotations
 
+import logging
+
 from kitcore import health
 from kitcore.app import App, setup_process
 from kitcore.config import KitConfig
 from kitcore.sql import connect
 from template.endpoints import new_set
+from template.item_log import ItemLog
 from template.service import Items
 from template.store import ItemStore
 from template.transport_grpc import add_to_server
@@ -27,7 +30,7 @@ DATABASE_WAIT = 30.0  # seconds to wait for PostgreSQL when the stack starts tog
 
 def open_store(config: KitConfig) -> ItemStore:
     """The items at ``DATABASE_URL``, once it answers, their table made."""
-    store = ItemStore(connect(config.database_url or DEFAULT_DATABASE_URL))
+    store = ItemStore(connect(config.database_url or DEFAULT_DATABASE_URL, config.service_name))
     store.wait_until_up(DATABASE_WAIT)
     store.create_schema()
     return store
@@ -39,7 +42,9 @@ def build(config: KitConfig, store: ItemStore | None = None) -> App:
     ``store`` stands in for the one ``DATABASE_URL`` names (a test's own).
     """
     store = store or open_store(config)
-    endpoints = new_set(Items(store, config.instance_id), config.request_timeout)
+    # A service middleware: logs what happened in business terms ("item created").
+    items = ItemLog(Items(store, config.instance_id), logging.getLogger("template"))
+    endpoints = new_set(items, config.request_timeout)
     readiness = health.Readiness()
     readiness.add_check("database", store.ping)
     return App(

@@ -34,7 +34,7 @@ class ItemStore(sql.Store):
 
     def get(self, item_id: str) -> Item | None:
         """The item with this id, or None."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             row = conn.execute(sa.select(items).where(items.c.id == item_id)).first()
         return Item(row.id, row.name) if row else None
 

@@ -29,7 +29,7 @@ TOKEN_TTL = 3600  # a login token is valid for one hour
 
 def open_store(config: KitConfig) -> UserStore:
     """The accounts at ``DATABASE_URL``, once it answers, their tables made."""
-    store = UserStore(connect(config.database_url or DEFAULT_DATABASE_URL))
+    store = UserStore(connect(config.database_url or DEFAULT_DATABASE_URL, config.service_name))
     store.wait_until_up(DATABASE_WAIT)
     store.create_schema()
     return store

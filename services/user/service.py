@@ -189,7 +189,11 @@ class Accounts:
             email=_check_email(request.email),
         )
         password = _check_password(request.password)
-        if not self._store.add(user, generate_password_hash(password, _HASH_METHOD)):
+        # Checked before hashing (the costly part), so a sign-up retried after a
+        # timeout answers 409 at once instead of hashing again; add() still
+        # refuses a duplicate that races this check.
+        if self._store.find_by_email(user.email) is not None or not self._store.add(
+                user, generate_password_hash(password, _HASH_METHOD)):
             raise EmailTaken(f"an account with email {user.email} exists already")
         return UserReply(user, self._served_by)
 

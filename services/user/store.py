@@ -55,28 +55,24 @@ class UserStore(sql.Store):
 
     def get(self, user_id: str) -> User | None:
         """The account with this id, or None."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             row = conn.execute(_select_user().where(users.c.id == user_id)).first()
         return User(row.id, row.name, row.email) if row else None
 
     def find_by_email(self, email: str) -> tuple[User, str] | None:
         """The account with this (lower-case) email and its password hash, or None."""
         query = _select_user().add_columns(users.c.password_hash).where(users.c.email == email)
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             row = conn.execute(query).first()
         return (User(row.id, row.name, row.email), row.password_hash) if row else None
 
     def shelf(self, user_id: str) -> list[str] | None:
         """The book ids on the user's shelf, oldest first; None for an unknown user."""
-        with self.engine.connect() as conn:
-            if conn.execute(_select_user().where(users.c.id == user_id)).first() is None:
-                return None
-            query = (
-                sa.select(shelf_books.c.book_id)
-                .where(shelf_books.c.user_id == user_id)
-                .order_by(shelf_books.c.added_at, shelf_books.c.book_id)
-            )
-            return list(conn.execute(query).scalars())
+        with self.reading() as conn:
+            rows = conn.execute(_SHELF, {"user_id": user_id}).all()
+        if not rows:
+            return None
+        return [row.book_id for row in rows if row.book_id is not None]
 
     def add_to_shelf(self, user_id: str, book_id: str) -> list[str] | None:
         """Put a book on the shelf unless it is there; the shelf after, None for an unknown user."""
@@ -89,6 +85,16 @@ class UserStore(sql.Store):
         except IntegrityError:
             pass  # already on the shelf: adding twice is adding once
         return self.shelf(user_id)
+
+
+# The shelf read, built once (the hot path): the user's row joined to their
+# shelf; an empty shelf is one row with no book, an unknown user no row at all.
+_SHELF = (
+    sa.select(users.c.id, shelf_books.c.book_id)
+    .select_from(users.outerjoin(shelf_books, shelf_books.c.user_id == users.c.id))
+    .where(users.c.id == sa.bindparam("user_id"))
+    .order_by(shelf_books.c.added_at, shelf_books.c.book_id)
+)
 
 
 def _select_user() -> sa.Select:

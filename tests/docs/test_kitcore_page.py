@@ -142,6 +142,7 @@ def test_the_request_picture_shows_the_gateway_chain_of_the_shelf_route():
     """The note on the chain names the bearer (self) chain, in its order."""
     note = re.search(r"Note over chain: (.+)", _diagram("sequenceDiagram")).group(1)
     words = {"metrics": "metrics.metrics_middleware", "log": "log.logging_middleware",
+             "concurrency limit": "concurrency.concurrency_limit_middleware",
              "deadline": "deadline_middleware", "JWT": "auth.jwt_middleware",
              "rate limit": "ratelimit.erroring_limit_middleware", "only self": "only_self"}
     shown = tuple(words[w] for w in re.findall("|".join(words), note))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -52,9 +53,41 @@ class Compose:
         self.run("restart", *services)
 
     def up(self, *services: str, timeout: float = 180.0) -> None:
-        """Bring services (default: all) up and wait until they are healthy."""
-        self.run("up", "-d", "--wait", "--wait-timeout", str(int(timeout)), *services,
-                 timeout=timeout + 30)
+        """Bring services (default: all) up and wait until they are healthy.
+
+        Not ``up --wait``: that gives up as soon as one healthcheck fails once,
+        and on a starved machine a probe can time out while the service is fine
+        (``docker exec`` alone has been seen to take 12 s at load 36). Here an
+        unhealthy container is waited for like a starting one, up to ``timeout``.
+        """
+        self.run("up", "-d", *services, timeout=timeout + 30)
+        self.wait_healthy(timeout)
+
+    def wait_healthy(self, timeout: float) -> None:
+        """Wait until every container of the project is healthy (or running, if it
+        has no healthcheck); at the deadline, fail naming the ones that are not."""
+        deadline = time.monotonic() + timeout
+        while True:
+            sick = self._not_healthy()
+            if not sick:
+                return
+            if time.monotonic() >= deadline:
+                raise ComposeError(f"not healthy after {timeout:g}s: {sick}")
+            time.sleep(2.0)
+
+    def _not_healthy(self) -> dict[str, str]:
+        ids = self.run("ps", "-a", "-q").split()
+        if not ids:
+            return {"(project)": "no containers"}
+        sick = {}
+        for container in json.loads(_run(["docker", "inspect", *ids])):
+            state = container["State"]
+            health = (state.get("Health") or {}).get("Status")
+            ok = health == "healthy" if health else state["Status"] == "running"
+            if not ok:
+                name = container["Config"]["Labels"].get("com.docker.compose.service", "?")
+                sick[name] = health or state["Status"]
+        return sick
 
     def logs(self, *services: str, since: str = "") -> str:
         """The services' logs (all, or since an RFC 3339 time), without colours or prefixes."""

@@ -28,9 +28,14 @@ def scrape(url: str) -> list[Sample]:
     """Every sample of a Prometheus text endpoint such as the gateway's /metrics."""
     reply = requests.get(url, timeout=TIMEOUT)
     reply.raise_for_status()
+    return parse_samples(reply.text)
+
+
+def parse_samples(text: str) -> list[Sample]:
+    """Every sample of a Prometheus text exposition."""
     return [
         Sample(s.name, dict(s.labels), s.value)
-        for family in text_string_to_metric_families(reply.text)
+        for family in text_string_to_metric_families(text)
         for s in family.samples
     ]
 

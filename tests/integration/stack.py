@@ -15,13 +15,16 @@ from integration.polling import eventually
 
 EXPECTED_INSTANCES = {
     "book": {"book-1", "book-2"},
-    "user": {"user"},
+    "user": {"user", "user-2"},
     "gateway": {"gateway", "gateway-2"},
 }
 """Instance ids that must be registered in etcd while the whole stack runs."""
 
 BOOK_REPLICAS = ("book-1", "book-2")
 """The book service's compose services, which are also their instance ids."""
+
+USER_REPLICAS = ("user", "user-2")
+"""The user service's compose services, which are also their instance ids."""
 
 PREFIX = "/kitcore/services/"
 """The discovery contract's key prefix."""

@@ -185,7 +185,7 @@ def test_the_compose_snippet_fits_the_stack(repo: Path, generated: str) -> None:
     assert service["build"]["args"]["SERVICE"] == NAME
     assert service["environment"]["KIT_ETCD_ENDPOINTS"] == "etcd:2379"
     assert service["environment"]["KIT_INSTANCE_ID"] == HOST
-    assert "kitcore.probe" in service["healthcheck"]["test"]
+    assert service["healthcheck"]["interval"] and "test" not in service["healthcheck"]
     assert {"etcd", "postgres"} <= set(service["depends_on"])
 
 

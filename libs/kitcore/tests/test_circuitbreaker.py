@@ -122,6 +122,53 @@ def test_failed_trial_reopens():
     assert backend.calls == calls
 
 
+def test_half_open_lets_one_trial_call_decide_and_refuses_the_rest_meanwhile():
+    backend = Backend()
+    breaker = circuitbreaker.Breaker(_name(), fail_max=1, reset_timeout=0.2)
+    endpoint = breaker.middleware()(backend)
+    _fail(endpoint, 1)
+    time.sleep(0.3)
+
+    trial_started, finish_trial = threading.Event(), threading.Event()
+    trial_calls = []
+
+    def slow_trial(ctx, request):
+        trial_calls.append(request)
+        trial_started.set()
+        assert finish_trial.wait(5)
+        return "fine"
+
+    guarded = breaker.middleware()(slow_trial)
+    trial = threading.Thread(target=guarded, args=(CTX, "trial"))
+    trial.start()
+    assert trial_started.wait(5)
+    assert breaker.state == "half-open"
+    for n in range(5):  # concurrent calls while the trial runs never reach the backend
+        with pytest.raises(errors.NotSent, match="trial call is running"):
+            guarded(CTX, n)
+    finish_trial.set()
+    trial.join(5)
+    assert trial_calls == ["trial"]
+    assert breaker.state == "closed"
+    assert guarded(CTX, "after") == "fine"
+    assert trial_calls == ["trial", "after"]
+
+
+def test_a_refused_trial_leaves_the_next_call_free_to_be_the_trial():
+    backend = Backend()
+    breaker = circuitbreaker.Breaker(_name(), fail_max=1, reset_timeout=0.1)
+    endpoint = breaker.middleware()(backend)
+    _fail(endpoint, 1)
+    time.sleep(0.2)
+    with pytest.raises(errors.Unavailable, match="backend down"):  # the trial fails
+        endpoint(CTX, "trial")
+    assert breaker.state == "open"
+    time.sleep(0.2)
+    backend.fail_with = None
+    assert endpoint(CTX, "next trial") == {"ok": "next trial"}
+    assert breaker.state == "closed"
+
+
 @pytest.mark.parametrize(
     "client_error",
     [

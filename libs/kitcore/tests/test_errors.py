@@ -86,3 +86,17 @@ def test_default_message_headers_and_classification():
     assert not errors.is_client_error(errors.Unavailable())
     assert not errors.is_client_error(ValueError())
     assert not errors.is_retryable(errors.DeadlineExceeded())
+
+
+def test_translate_maps_known_foreign_failures_and_leaves_bugs_internal():
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    import kitcore.sql  # noqa: F401 - adds its driver-error translator
+
+    pool = errors.translate(PoolTimeout("QueuePool limit of size 5 overflow 10 reached"))
+    assert isinstance(pool, errors.Unavailable) and pool.retry_after
+    assert pool.message == "the database is unavailable (no free connection)"
+    bug = errors.translate(ZeroDivisionError("division by zero"))
+    assert type(bug) is errors.Internal and bug.message == "internal error"
+    known = errors.NotFound("no such book")
+    assert errors.translate(known) is known

@@ -1,11 +1,8 @@
-"""kitcore.health: Readiness, /healthz and /readyz, the gRPC health service, the CLI."""
+"""kitcore.health: Readiness, /healthz and /readyz, the gRPC health service."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
-import time
 from concurrent import futures
 
 import grpc
@@ -128,23 +125,33 @@ def test_grpc_health_follows_readiness(readiness):
         server.stop(0)
 
 
-def _probe(url: str) -> tuple[int, str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "kitcore.probe", url], capture_output=True, text=True, timeout=15
-    )
-    return result.returncode, result.stderr
+def test_grpc_health_runs_the_checks_and_says_not_serving_while_the_database_is_down(readiness):
+    from kitcore.sql import DatabaseUnavailable
 
+    database = {"up": True}
 
-def test_cli_exit_status(server, readiness):
-    assert _probe(server.url + "/healthz")[0] == 0
-    assert _probe(server.url + "/readyz")[0] == 1  # 503
+    def ping() -> None:
+        if not database["up"]:
+            raise DatabaseUnavailable("book's database is unavailable (OperationalError)")
+
+    port = free_port()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    add_grpc_health(server, readiness)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    stub = health_pb2_grpc.HealthStub(channel)
     readiness.set_ready()
-    assert _probe(server.url + "/readyz")[0] == 0
-    assert _probe(f"http://127.0.0.1:{free_port()}/healthz")[0] == 1  # refused
+    readiness.add_check("database", ping)
+    try:
+        assert stub.Check(health_pb2.HealthCheckRequest(), timeout=2).status == SERVING
+        database["up"] = False
+        assert stub.Check(health_pb2.HealthCheckRequest(), timeout=2).status == NOT_SERVING
+        assert readiness.problem() == (
+            "check database failed: book's database is unavailable (OperationalError)")
+        database["up"] = True
+        assert stub.Check(health_pb2.HealthCheckRequest(), timeout=2).status == SERVING
+    finally:
+        channel.close()
+        server.stop(0)
 
-
-def test_cli_gives_up_after_two_seconds(serve):
-    app = http.new_app("sleepy")
-    app.add_url_rule("/healthz", "healthz", lambda: time.sleep(3) or "late")
-    served = serve(app)
-    assert _probe(served.url + "/healthz")[0] == 1  # a 200 after 3 s is too late

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 
@@ -11,7 +12,7 @@ import pytest
 from etcd_fixtures import eventually
 
 from kitcore.sd import EtcdInstancer, EtcdRegistrar, Instance, StaticInstancer
-from kitcore.sd.etcd_client import EtcdClient
+from kitcore.sd.etcd_client import EtcdClient, EtcdUnavailable
 from kitcore.testing.etcd import EtcdServer
 
 
@@ -111,6 +112,47 @@ def test_recovers_its_watch_after_a_quick_etcd_restart(
     eventually(lambda: "book-c" in ids(instancer), timeout=3)
     put(etcd_client, book("book-d"))  # and the new watch delivers changes again
     assert eventually(lambda: "book-d" in ids(instancer), timeout=1) < 1
+
+
+def test_a_paused_etcd_stalls_nothing_and_changes_are_seen_soon_after_it_runs_again(
+    etcd: EtcdServer, etcd_client: EtcdClient, instancer: EtcdInstancer
+) -> None:
+    etcd.pause()
+    try:
+        # Paused, etcd accepts connections and answers nothing: no call may hang.
+        eventually(lambda: instancer.stale, timeout=5)
+        assert ids(instancer) == ["book-a", "book-b"]
+        time.sleep(3)  # several reload attempts, each opening a watch, all time out
+        assert ids(instancer) == ["book-a", "book-b"]
+    finally:
+        etcd.resume()
+    put(etcd_client, book("book-c"))
+    eventually(lambda: "book-c" in ids(instancer), timeout=5)
+    assert not instancer.stale
+
+
+def test_opening_a_watch_on_a_paused_etcd_fails_within_the_timeout(etcd: EtcdServer) -> None:
+    client = EtcdClient([etcd.address], timeout=0.5)
+    outcome: list[BaseException | None] = []
+
+    def open_watch() -> None:
+        try:
+            client.watch_prefix("/kitcore/services/book/").cancel()
+            outcome.append(None)
+        except EtcdUnavailable as exc:
+            outcome.append(exc)
+
+    etcd.pause()
+    try:
+        opener = threading.Thread(target=open_watch, daemon=True)
+        opener.start()
+        opener.join(5)
+        assert not opener.is_alive(), "opening a watch blocked on a paused etcd"
+    finally:
+        etcd.resume()
+    assert len(outcome) == 1 and isinstance(outcome[0], EtcdUnavailable), outcome
+    assert "not opened within 0.5s" in str(outcome[0])
+    client.watch_prefix("/kitcore/services/book/").cancel()  # and it opens once etcd runs
 
 
 def test_an_empty_prefix_in_a_reachable_etcd_is_an_empty_set(

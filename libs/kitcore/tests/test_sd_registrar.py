@@ -126,6 +126,22 @@ def test_registers_again_after_etcd_restarts_with_the_same_data(
     registrar.deregister()
 
 
+def test_registered_again_soon_after_etcd_was_paused_longer_than_the_lease(
+    etcd: EtcdServer, etcd_client: EtcdClient
+) -> None:
+    registrar = EtcdRegistrar([etcd.address], INSTANCE, ttl=3)
+    assert registrar.register()
+    etcd.pause()
+    try:
+        time.sleep(4.5)  # past the ttl: the lease runs out as soon as etcd runs again
+    finally:
+        etcd.resume()
+    eventually(lambda: registrar.registered and etcd_client.get(KEY) is not None, timeout=3)
+    time.sleep(3.5)  # past the ttl again: the registration that came back is kept alive
+    assert etcd_client.get(KEY) is not None
+    registrar.deregister()
+
+
 def test_registers_again_after_etcd_lost_its_data(
     etcd: EtcdServer, etcd_client: EtcdClient
 ) -> None:

@@ -8,13 +8,15 @@ several statements, as book's and user's do.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from kitcore.sql import Store, connect
+from kitcore import errors, sql
+from kitcore.sql import DatabaseUnavailable, Store, connect, map_error
 from kitcore.testing.postgres import PostgresServer
 
 metadata = sa.MetaData()
@@ -104,6 +106,63 @@ def test_pooled_connections_survive_a_database_restart(postgres: PostgresServer)
     store.engine.dispose()
 
 
+def _backend_pid(store: ThingStore) -> int:
+    with store.reading() as conn:
+        return conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def test_a_connection_the_server_ended_is_replaced_at_checkout(postgres: PostgresServer) -> None:
+    url = postgres.create_database(f"ended_{uuid.uuid4().hex[:12]}")
+    store, admin = ThingStore(connect(url)), ThingStore(connect(url))
+    store.create_schema()
+    store.add("kept")
+    pooled = _backend_pid(store)
+    with admin.reading() as conn:
+        assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pooled}).scalar()
+    _wait_until_ended(admin, pooled)  # terminate only signals; the backend then closes its socket
+    assert store.names() == ["kept"]  # not an error: the dead connection was left out
+    assert _backend_pid(store) != pooled
+    store.engine.dispose()
+    admin.engine.dispose()
+
+
+def _wait_until_ended(admin: ThingStore, pid: int, timeout: float = 20.0) -> None:
+    """Wait until the server has ended backend ``pid`` (on a busy machine this takes a while)."""
+    deadline = time.monotonic() + timeout
+    query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+    while time.monotonic() < deadline:
+        with admin.reading() as conn:
+            if conn.execute(query, {"pid": pid}).scalar() == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"backend {pid} still running {timeout} s after pg_terminate_backend")
+
+
+def test_a_live_connection_is_kept_and_one_idle_for_long_is_pinged_first(
+    postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ThingStore(connect(postgres.create_database(f"idle_{uuid.uuid4().hex[:12]}")))
+    store.create_schema()
+    pooled = _backend_pid(store)
+    assert _backend_pid(store) == pooled  # a live connection is reused, not replaced
+    monkeypatch.setattr(sql, "IDLE_PING", 0.0)
+    assert _backend_pid(store) == pooled  # pinged, answered, reused
+    store.engine.dispose()
+
+
+def test_reads_run_outside_a_transaction_and_writes_inside_one(postgres: PostgresServer) -> None:
+    store = ThingStore(connect(postgres.create_database(f"tx_{uuid.uuid4().hex[:12]}")))
+    store.create_schema()
+    with store.reading() as conn:
+        conn.execute(sa.select(things.c.name))
+        assert conn.connection.dbapi_connection.autocommit is True
+    with store.engine.begin() as conn:
+        conn.execute(sa.select(things.c.name))
+        assert conn.in_transaction()
+        assert conn.connection.dbapi_connection.autocommit is False
+    store.engine.dispose()
+
+
 def test_replicas_creating_the_schema_at_once_all_come_up(postgres: PostgresServer) -> None:
     """Every replica checks, finds no table, and only then CREATEs: all but one collide."""
     url = postgres.create_database(f"race_{uuid.uuid4().hex[:12]}")
@@ -150,9 +209,9 @@ def test_ping_and_wait_until_up_follow_the_database(postgres: PostgresServer) ->
     store.ping()
     postgres.stop()
     try:
-        with pytest.raises(OperationalError):
+        with pytest.raises(DatabaseUnavailable):
             store.ping()
-        with pytest.raises(OperationalError):
+        with pytest.raises(DatabaseUnavailable):
             store.wait_until_up(1.0)  # gives up after the timeout, with the database's error
 
         started = threading.Timer(1.0, postgres.start)
@@ -163,3 +222,59 @@ def test_ping_and_wait_until_up_follow_the_database(postgres: PostgresServer) ->
     finally:
         postgres.start()
         store.engine.dispose()
+
+
+def test_a_stopped_database_is_unavailable_naming_its_owner_and_a_refused_write_never_lands(
+        postgres: PostgresServer) -> None:
+    store = ThingStore(connect(postgres.create_database(f"out_{uuid.uuid4().hex[:12]}"), "thing"))
+    store.create_schema()
+    store.add("before")
+    postgres.stop()
+    try:
+        for call in (store.names, lambda: store.add("refused")):
+            with pytest.raises(DatabaseUnavailable) as caught:
+                call()
+            assert caught.value.message.startswith("thing's database is unavailable"), caught.value
+            assert caught.value.retry_after and caught.value.wire.http_status == 503
+            assert errors.is_retryable(caught.value)
+    finally:
+        postgres.start()
+    assert store.names() == ["before"]  # the first call after it is back succeeds
+    store.engine.dispose()
+
+
+def test_a_serialization_failure_is_unavailable_and_safe_to_retry(
+        postgres: PostgresServer) -> None:
+    store = ThingStore(connect(postgres.create_database(f"ser_{uuid.uuid4().hex[:12]}"), "thing"))
+    store.create_schema()
+    thing = store.add("contended", 1)
+    serializable = store.engine.execution_options(isolation_level="SERIALIZABLE")
+    bump = things.update().where(things.c.id == thing).values(count=things.c.count + 1)
+    with serializable.connect() as first, serializable.connect() as second:
+        first.begin()
+        second.begin()
+        first.execute(sa.select(things.c.count).where(things.c.id == thing))
+        second.execute(sa.select(things.c.count).where(things.c.id == thing))
+        first.execute(bump)
+        first.commit()
+        with pytest.raises(DatabaseUnavailable, match="transaction conflict"):
+            second.execute(bump)
+    store.engine.dispose()
+
+
+def test_bugs_are_not_mistaken_for_outages(postgres: PostgresServer) -> None:
+    engine = connect(postgres.create_database(f"bug_{uuid.uuid4().hex[:12]}"), "thing")
+    with pytest.raises(ProgrammingError), engine.connect() as conn:
+        conn.execute(sa.text("SELECT * FROM no_such_table"))
+    engine.dispose()
+    lite = connect("sqlite://", "thing")
+    with pytest.raises(OperationalError, match="no such table"), lite.connect() as conn:
+        conn.execute(sa.text("SELECT * FROM no_such_table"))
+    assert map_error(ValueError("a bug")) is None
+    assert map_error(KeyError("a bug"), "thing") is None
+
+
+def test_a_pool_with_no_free_connection_is_unavailable() -> None:
+    error = map_error(sa.exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached"), "book")
+    assert isinstance(error, DatabaseUnavailable)
+    assert error.message == "book's database is unavailable (no free connection)"

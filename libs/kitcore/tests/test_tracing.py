@@ -23,6 +23,7 @@ from opentelemetry.util._once import Once
 
 from kitcore import errors, tracing
 from kitcore.endpoint import Context
+from kitcore.sampling import RateLimited
 from kitcore.testing.grpc_server import serve_grpc
 from kitcore.testing.otlp import OTLPCollector
 from kitcore.transport import grpc as kgrpc
@@ -56,7 +57,14 @@ def test_traces_endpoint():
 
 
 def test_samplers_from_env():
-    assert tracing.sampler_from_env({}) is sampling.DEFAULT_ON
+    default = tracing.sampler_from_env({})
+    assert isinstance(default, sampling.ParentBased)
+    assert "RateLimited{10/s}" in default.get_description()
+    limited = tracing.sampler_from_env(
+        {"OTEL_TRACES_SAMPLER": "ratelimited", "OTEL_TRACES_SAMPLER_ARG": "2.5"})
+    assert isinstance(limited, RateLimited) and limited.per_second == 2.5
+    assert tracing.sampler_from_env({"OTEL_TRACES_SAMPLER": "parentbased_always_on"}) \
+        is sampling.DEFAULT_ON
     assert tracing.sampler_from_env({"OTEL_TRACES_SAMPLER": "always_off"}) is sampling.ALWAYS_OFF
     ratio = tracing.sampler_from_env(
         {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"}
@@ -71,6 +79,8 @@ def test_samplers_from_env():
         {"OTEL_TRACES_SAMPLER": "sometimes"},
         {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"},
         {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "half"},
+        {"OTEL_TRACES_SAMPLER": "parentbased_ratelimited", "OTEL_TRACES_SAMPLER_ARG": "-1"},
+        {"OTEL_TRACES_SAMPLER": "ratelimited", "OTEL_TRACES_SAMPLER_ARG": "inf"},
         {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://j:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
     ],
 )
@@ -331,3 +341,18 @@ def test_tracing_off_makes_no_spans_and_breaks_nothing():
         "provider": "ProxyTracerProvider",
         "flask_instrumented": False,
     }
+
+
+def test_a_malformed_grpc_request_is_refused_inside_its_server_span(exporter, grpc_target):
+    exporter.clear()
+    channel = grpc.insecure_channel(grpc_target)  # raw bytes
+    call = channel.unary_unary(f"/{SERVICE}/Echo")
+    with pytest.raises(grpc.RpcError) as refused:
+        call(b"\xff\xff\xff", timeout=5)
+    channel.close()
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    [span] = [s for s in _finished_spans(exporter, 1) if s.kind == SpanKind.SERVER]
+    assert span.name == f"/{SERVICE}/Echo"
+    assert span.attributes["rpc.system"] == "grpc"
+    assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert not span.status.is_ok

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import io
+import json
 import logging
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 import flask
 import pytest
 import requests
-from opentelemetry.instrumentation.flask import FlaskInstrumentor
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import TracerProvider, sampling
+from prometheus_client import REGISTRY
 
-from kitcore import errors, log
+from kitcore import errors, log, metrics
 from kitcore.endpoint import Context
 from kitcore.testing.process import free_port
-from kitcore.transport import http
+from kitcore.transport import http, instrument
+from kitcore.transport.http_server import HeaderMetadata
 
 JSON = {"Content-Type": "application/json"}
 
@@ -360,14 +366,11 @@ def test_connection_reset_is_unavailable():
 
 def test_trace_id_on_every_response_when_a_span_is_active(serve):
     app = make_app()
-    FlaskInstrumentor().instrument_app(app, tracer_provider=TracerProvider())
-    try:
-        served = serve(app)
-        ok = requests.get(served.url + "/books/b1")
-        missing = requests.get(served.url + "/nowhere")
-        bad = requests.post(served.url + "/books", data="{", headers=JSON)
-    finally:
-        FlaskInstrumentor().uninstrument_app(app)
+    instrument.instrument_flask(app, TracerProvider(sampler=sampling.ALWAYS_OFF))  # not sampled
+    served = serve(app)
+    ok = requests.get(served.url + "/books/b1")
+    missing = requests.get(served.url + "/nowhere")
+    bad = requests.post(served.url + "/books", data="{", headers=JSON)
     assert ok.json()["traced"] is True
     for response in (ok, missing, bad):
         assert len(response.headers["X-Trace-Id"]) == 32
@@ -388,7 +391,7 @@ def _kit_records(caplog) -> list[logging.LogRecord]:
 
 
 def test_each_request_leaves_exactly_one_log_line(serve, caplog):
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG)  # successes outside a sampled trace log at DEBUG
     logger = logging.getLogger("bookshop")
     served = serve(make_app(wrap=log.logging_middleware(logger, "get_book")))
     cases = [
@@ -411,3 +414,64 @@ def test_each_request_leaves_exactly_one_log_line(serve, caplog):
         [record] = _kit_records(caplog)
         assert (record.name, record.fields["outcome"]) == (logger_name, outcome)
         assert "duration_ms" in record.fields
+
+
+# --- what the fast path keeps -------------------------------------------------
+
+
+def test_header_metadata_reads_the_environ_with_lower_case_keys():
+    environ = {"HTTP_X_REQUEST_ID": "r-1", "HTTP_AUTHORIZATION": "Bearer t",
+               "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": "",
+               "HTTP_REMOTE_ADDR": "6.6.6.6", "REMOTE_ADDR": "10.0.0.7", "PATH_INFO": "/x"}
+    metadata = HeaderMetadata(environ)
+    assert metadata == {"x-request-id": "r-1", "authorization": "Bearer t",
+                        "content-type": "application/json", "remote-addr": "10.0.0.7"}
+    assert metadata["remote-addr"] == "10.0.0.7"  # the socket's peer, never the header
+    assert metadata.get("content-length") is None and "path-info" not in metadata
+    merged = Context(metadata=metadata).with_metadata({"X-Forwarded-For": "1.2.3.4"})
+    assert merged.metadata["x-forwarded-for"] == "1.2.3.4"
+    assert merged.metadata["authorization"] == "Bearer t"
+
+
+def test_json_responses_are_byte_for_byte_what_jsonify_writes():
+    body = {"b": [1, 2.5, None, True], "a": "Zoë", "when": datetime.date(2026, 1, 2),
+            "id": uuid.UUID(int=7), "price": decimal.Decimal("9.90")}
+    app = flask.Flask("same")
+    with app.app_context():
+        ours, theirs = http.json_response(body, 201), flask.jsonify(body)
+    assert ours.get_data() == theirs.get_data()
+    assert ours.status_code == 201 and ours.content_type == theirs.content_type
+
+
+def test_an_unsampled_request_keeps_its_trace_id_in_the_header_and_the_log_line(serve):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(log.JSONFormatter("bookshop"))
+    logger = logging.getLogger("bookshop.lines")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        app = make_app(wrap=log.logging_middleware(logger, "get_book"))
+        instrument.instrument_flask(app, TracerProvider(sampler=sampling.ALWAYS_OFF))
+        served = serve(app)
+        missing = requests.get(served.url + "/books/missing")
+    finally:
+        logger.removeHandler(handler)
+    [line] = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert missing.status_code == 404 and line["outcome"] == "not_found"
+    assert line["trace_id"] == missing.headers["X-Trace-Id"]
+
+
+def test_the_route_counts_by_its_name_and_outcome(serve):
+    app = make_app(wrap=metrics.metrics_middleware("bookshop", "get_book"))
+    served = serve(app)
+
+    def count(outcome: str) -> float:
+        labels = {"service": "bookshop", "endpoint": "get_book", "outcome": outcome}
+        return REGISTRY.get_sample_value("kit_requests_total", labels) or 0.0
+
+    before = count("ok"), count("not_found")
+    requests.get(served.url + "/books/b1")
+    requests.get(served.url + "/books/b2")
+    requests.get(served.url + "/books/missing")
+    assert (count("ok"), count("not_found")) == (before[0] + 2, before[1] + 1)

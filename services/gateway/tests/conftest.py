@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -66,6 +67,16 @@ def start_gateway() -> Iterator[Callable[..., RunningGateway]]:
     for gateway in running:
         gateway.app.stop()
         gateway.wired.close()
+
+
+@pytest.fixture
+def black_hole() -> Iterator[str]:
+    """An address that accepts connections and never answers."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", free_port()))
+    sock.listen(64)  # the kernel completes handshakes; nothing ever reads
+    yield f"127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
 
 
 @pytest.fixture

@@ -124,7 +124,8 @@ def test_unknown_book_is_404_naming_the_instance_that_said_so(stack):
     assert reply.headers["X-Served-By"] in {book.grpc for book in stack.books}
 
 
-def test_book_reads_alternate_between_the_replicas(stack):
+def test_book_reads_alternate_between_the_replicas(start_stack):
+    stack = start_stack({"KIT_BALANCER": "round_robin"})
     _, auth = stack.sign_up()
     book = stack.create_book(auth)
     served = [stack.gateway.get(f"/api/v1/books/{book}").headers["X-Served-By"]

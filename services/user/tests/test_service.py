@@ -60,6 +60,27 @@ def test_an_email_is_taken_in_any_letter_case(accounts: Accounts, store: UserSto
     assert len(_all_rows(store)) == 1
 
 
+def test_a_taken_email_is_refused_before_the_password_is_hashed(
+    accounts: Accounts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sign-up retried after a timeout must answer 409 at once, not hash again."""
+    import user.service
+
+    hashed = []
+    real_hash = user.service.generate_password_hash
+
+    def counting_hash(password: str, method: str) -> str:
+        hashed.append(method)
+        return real_hash(password, method)
+
+    monkeypatch.setattr(user.service, "generate_password_hash", counting_hash)
+    _sign_up(accounts, "ada@example.org")
+    assert hashed == ["scrypt"]
+    with pytest.raises(EmailTaken):
+        _sign_up(accounts, "Ada@example.org")
+    assert hashed == ["scrypt"], "the password of a refused sign-up was hashed"
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [

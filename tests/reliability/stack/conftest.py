@@ -12,6 +12,7 @@ after the integration suite's, so they run last of all.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,9 @@ from integration.conftest import (
     stack,
     user,
 )
+from integration.stack import Stack
+from reliability.stack import hog
+from reliability.stack.faults import Faults
 
 from kitcore.testing.process import free_port
 
@@ -63,3 +67,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return inside and item.get_closest_marker("disruptive") is not None
 
     items.sort(key=last)
+
+
+@pytest.fixture
+def faults(restore_stack: Stack) -> Iterator[Faults]:
+    """Fault injection whose leftovers are undone, then the stack restored (restore_stack)."""
+    injected = Faults(restore_stack.compose)
+    yield injected
+    injected.heal()
+
+
+@pytest.fixture
+def cpu_hog() -> Iterator[int]:
+    """``CHAOS_CPU_HOG`` busy-looping processes for the test (how many: 0 for none)."""
+    processes = hog.wanted()
+    with hog.cpu_hog(processes):
+        yield processes

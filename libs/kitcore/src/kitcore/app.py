@@ -60,14 +60,13 @@ def setup_process(config: KitConfig) -> None:
     """Set up logging and tracing for the process; call first, before any server exists.
 
     Logs are JSON lines at ``config.log_level``. Tracing is on when an OTLP
-    endpoint is configured (``OTEL_*``); then every gRPC server created from
-    now on gets server spans (the Flask app gets its own from :class:`App`).
-    Client spans are a caller's choice: ``instrument.instrument_requests()`` and
+    endpoint is configured (``OTEL_*``); then kitcore's gRPC servers make server
+    spans (the Flask app gets its own from :class:`App`). Client spans are a
+    caller's choice: ``instrument.instrument_requests()`` and
     ``instrument.instrument_grpc_client()``, before any session or channel exists.
     """
     log.setup(config.service_name, config.log_level)
-    if tracing.setup(config.service_name):
-        instrument.instrument_grpc_server()  # patches grpc.server, so before App creates one
+    tracing.setup(config.service_name)
 
 
 class App:

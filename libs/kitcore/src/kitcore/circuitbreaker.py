@@ -4,9 +4,12 @@ A :class:`Breaker` counts consecutive failures of the endpoint it wraps. After
 ``fail_max`` of them it opens: calls fail at once with
 :class:`kitcore.errors.NotSent` (an ``Unavailable`` that says the call never
 left, so a retry elsewhere is safe) or get the ``fallback`` answer, without
-reaching the endpoint. After ``reset_timeout`` seconds it lets trial calls
-through (half-open); ``success_threshold`` successes close it again, a failure
-opens it again. Client errors (:func:`kitcore.errors.is_client_error`) say
+reaching the endpoint. After ``reset_timeout`` seconds it lets one trial
+call through (half-open) and refuses the others while that call runs, so a
+burst of concurrent calls cannot all land on a backend that may still be
+down (pybreaker alone lets every concurrent call through in half-open);
+``success_threshold`` successful trials close it again, a failed one opens it
+again. Client errors (:func:`kitcore.errors.is_client_error`) say
 nothing about the health of the backend and never count.
 
 Use one breaker per backend instance: in a discovery factory, build the
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -77,6 +81,7 @@ class Breaker:
             # The call that trips the breaker reports its own error, not "circuit open".
             throw_new_error_on_trip=False,
         )
+        self._trial = threading.Lock()  # held by the one call a non-closed breaker lets through
         STATE_GAUGE.labels(name).set(0)
 
     @property
@@ -89,20 +94,30 @@ class Breaker:
 
         def wrap(next_endpoint: Endpoint) -> Endpoint:
             def endpoint(ctx: Context, request: Any) -> Any:
+                trial = self._cb.current_state != pybreaker.STATE_CLOSED
+                if trial and not self._trial.acquire(blocking=False):
+                    return self._refuse(ctx, request, " (a trial call is running)")
                 try:
                     # calling() holds pybreaker's lock only to check the state, not
                     # during the call (call() would serialise every request).
                     with self._cb.calling():
                         return next_endpoint(ctx, request)
                 except pybreaker.CircuitBreakerError:
-                    error = errors.NotSent(f"circuit open for {self.name}")
-                    if self.fallback is None:
-                        raise error from None
-                    return self.fallback(ctx, request, error)
+                    return self._refuse(ctx, request)
+                finally:
+                    if trial:
+                        self._trial.release()
 
             return endpoint
 
         return wrap
+
+    def _refuse(self, ctx: Context, request: Any, why: str = "") -> Any:
+        """Answer a call the breaker does not let through: the fallback, or NotSent."""
+        error = errors.NotSent(f"circuit open for {self.name}{why}")
+        if self.fallback is None:
+            raise error from None
+        return self.fallback(ctx, request, error)
 
     def close(self) -> None:
         """Forget this breaker's gauge series (call when its backend instance goes away)."""

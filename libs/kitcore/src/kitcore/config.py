@@ -180,6 +180,8 @@ class KitConfig:
     log_level: str
     database_url: str  # empty: the service's own default (SQLite when run alone)
     request_timeout: float
+    concurrency_limit: int  # 0: no adaptive concurrency limit
+    concurrency_latency: float  # seconds a call may take before the limit shrinks
     shutdown_grace: float
 
     @property
@@ -225,5 +227,9 @@ class KitConfig:
             log_level=_log_level("KIT_LOG_LEVEL", "INFO", environ),
             database_url=env_str("DATABASE_URL", "", environ),
             request_timeout=env_float("KIT_REQUEST_TIMEOUT", 5.0, environ, minimum=0.001),
+            concurrency_limit=env_int("KIT_CONCURRENCY_LIMIT", 0, environ, minimum=0),
+            concurrency_latency=env_float(
+                "KIT_CONCURRENCY_LATENCY", 0.05, environ, minimum=0.001
+            ),
             shutdown_grace=env_float("KIT_SHUTDOWN_GRACE", 10.0, environ, minimum=0.0),
         )

@@ -9,14 +9,14 @@ The :class:`Context` travels with each call. It carries the deadline, the
 request metadata (HTTP headers or gRPC metadata, keys lower-cased), the trace
 context and a few typed values that middlewares add (verified claims, the
 instance that served a call ...). It is immutable: each ``with_*`` method
-returns a new Context.
+returns a new Context (built directly: these run on every request).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -56,7 +56,7 @@ class Context:
         deadline = time.monotonic() + seconds
         if self.deadline is not None:
             deadline = min(deadline, self.deadline)
-        return replace(self, deadline=deadline)
+        return Context(deadline, self.metadata, self.trace, self.values)
 
     def with_deadline(self, deadline: float | None) -> Context:
         """A Context with the earlier of its own deadline and ``deadline``."""
@@ -64,23 +64,23 @@ class Context:
             return self
         if self.deadline is not None:
             deadline = min(deadline, self.deadline)
-        return replace(self, deadline=deadline)
+        return Context(deadline, self.metadata, self.trace, self.values)
 
     def with_metadata(self, metadata: Mapping[str, str]) -> Context:
         """A Context with ``metadata`` merged in (keys lower-cased)."""
         merged = dict(self.metadata)
         merged.update({k.lower(): v for k, v in metadata.items()})
-        return replace(self, metadata=MappingProxyType(merged))
+        return Context(self.deadline, MappingProxyType(merged), self.trace, self.values)
 
     def with_trace(self, trace: Any) -> Context:
         """A Context carrying the given trace context."""
-        return replace(self, trace=trace)
+        return Context(self.deadline, self.metadata, trace, self.values)
 
     def with_value(self, key: str, value: Any) -> Context:
         """A Context with one more named value."""
         merged = dict(self.values)
         merged[key] = value
-        return replace(self, values=MappingProxyType(merged))
+        return Context(self.deadline, self.metadata, self.trace, MappingProxyType(merged))
 
     def value(self, key: str, default: Any = None) -> Any:
         """The named value, or ``default``."""

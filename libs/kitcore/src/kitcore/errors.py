@@ -10,7 +10,7 @@ the same class of error, over HTTP or gRPC.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 
@@ -236,3 +236,27 @@ def is_client_error(error: BaseException) -> bool:
     """True for errors caused by the request itself, which say nothing about
     the health of the server (they never trip a circuit breaker)."""
     return isinstance(error, KitError) and 400 <= error.wire.http_status < 500
+
+
+Translator = Callable[[BaseException], "KitError | None"]
+"""Names the kind of a foreign exception it knows (a driver's), or returns None."""
+
+_TRANSLATORS: list[Translator] = []
+
+
+def add_translator(translator: Translator) -> None:
+    """Let the transports ask ``translator`` about exceptions that are not KitErrors
+    (:mod:`kitcore.sql` adds its :func:`~kitcore.sql.map_error`)."""
+    if translator not in _TRANSLATORS:
+        _TRANSLATORS.append(translator)
+
+
+def translate(error: BaseException) -> KitError:
+    """The KitError a transport answers for ``error``: itself, a translator's, or INTERNAL."""
+    if isinstance(error, KitError):
+        return error
+    for translator in _TRANSLATORS:
+        known = translator(error)
+        if known is not None:
+            return known
+    return Internal("internal error")

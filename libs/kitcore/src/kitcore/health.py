@@ -7,13 +7,16 @@ routes (:func:`kitcore.transport.http_admin.health_routes`) and the standard gRP
 health service (:func:`kitcore.transport.grpc_health.add_grpc_health`) both
 answer from it.
 
-The Docker HEALTHCHECK that calls ``/healthz`` is :mod:`kitcore.probe`.
+The images' Docker HEALTHCHECK calls ``/healthz`` (bash over ``/dev/tcp``: see a
+service's Dockerfile).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+
+from kitcore.errors import KitError
 
 Check = Callable[[], object]
 """A readiness check: fails by raising or by returning False."""
@@ -76,6 +79,8 @@ class Readiness:
         for name, check in checks:
             try:
                 ok = check() is not False
+            except KitError as exc:  # a dependency's own words: "book's database is unavailable"
+                return f"check {name} failed: {exc.message}"
             except Exception as exc:
                 return f"check {name} failed: {exc}"
             if not ok:

@@ -8,9 +8,13 @@ every library that logs through ``logging`` writes the same shape::
      "endpoint": "get_book", "outcome": "ok", "duration_ms": 1.2}
 
 Extra fields go in ``extra={"fields": {...}}``. :func:`logging_middleware` writes one
-line per endpoint call. An unexpected exception is logged with its traceback
-and marked (:func:`mark_logged`), so the transport that turns it into a 500
-does not log it a second time.
+line per endpoint call that failed, and one per successful call whose trace is
+sampled; other successful calls log at DEBUG (``KIT_LOG_LEVEL=debug`` shows
+them all). When the line would only reach :func:`setup`'s own handler, the
+middleware writes it directly (the same JSON, without a LogRecord). An
+unexpected exception is logged with its traceback and marked
+(:func:`mark_logged`), so the transport that turns it into a 500 does not log
+it a second time.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ import json
 import logging
 import sys
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import trace
@@ -28,7 +31,7 @@ from kitcore.endpoint import Context, Endpoint, Middleware
 from kitcore.errors import KitError, is_client_error
 
 _LOGGED = "_kitcore_logged"
-_handler: logging.Handler | None = None
+_handler: _LineHandler | None = None
 
 
 def trace_ids() -> tuple[str, str] | None:
@@ -37,6 +40,36 @@ def trace_ids() -> tuple[str, str] | None:
     if not span_context.is_valid:
         return None
     return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
+
+
+def sampled() -> bool:
+    """True when the current span's trace is sampled (recorded and exported)."""
+    return trace.get_current_span().get_span_context().trace_flags.sampled
+
+
+def json_line(
+    created: float, level: str, logger: str, msg: str, service: str,
+    fields: dict[str, Any] | None = None, exc: str | None = None,
+) -> str:
+    """One log line: the standard keys, the current trace ids, then ``fields``."""
+    line: dict[str, Any] = {
+        "ts": _timestamp(created), "level": level, "logger": logger, "msg": msg,
+        "service": service,
+    }
+    ids = trace_ids()
+    if ids:
+        line["trace_id"], line["span_id"] = ids
+    if fields:
+        line.update(fields)
+    if exc:
+        line["exc"] = exc
+    return json.dumps(line, default=str)
+
+
+def _timestamp(created: float) -> str:
+    """UTC, ISO 8601 with milliseconds and a ``Z``: ``2026-01-02T03:04:05.678Z``."""
+    millis = int(created * 1000) % 1000
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(created))}.{millis:03d}Z"
 
 
 class JSONFormatter(logging.Formatter):
@@ -48,23 +81,22 @@ class JSONFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as a JSON object on one line."""
-        line: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-            "service": self.service,
-        }
-        ids = trace_ids()
-        if ids:
-            line["trace_id"], line["span_id"] = ids
         fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            line.update(fields)
-        if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return json_line(
+            record.created, record.levelname.lower(), record.name, record.getMessage(),
+            self.service, fields if isinstance(fields, dict) else None,
+            self.formatException(record.exc_info) if record.exc_info else None,
+        )
+
+
+class _LineHandler(logging.StreamHandler):
+    """The root handler :func:`setup` installs; also takes lines built elsewhere."""
+
+    def write_line(self, line: str) -> None:
+        """Write one finished line, as :meth:`emit` would write a formatted record."""
+        with self.lock:
+            self.stream.write(line + self.terminator)
+            self.stream.flush()
 
 
 def setup(service: str, level: str | int = "INFO") -> None:
@@ -72,7 +104,7 @@ def setup(service: str, level: str | int = "INFO") -> None:
     global _handler
     root = logging.getLogger()
     if _handler is None:
-        _handler = logging.StreamHandler(sys.stderr)
+        _handler = _LineHandler(sys.stderr)
         root.addHandler(_handler)
     _handler.setFormatter(JSONFormatter(service))
     root.setLevel(level.upper() if isinstance(level, str) else level)
@@ -89,11 +121,12 @@ def is_logged(exc: BaseException) -> bool:
 
 
 def logging_middleware(logger: logging.Logger, name: str) -> Middleware:
-    """Log exactly one line per call of the endpoint ``name``: outcome and duration.
+    """Log one line per call of the endpoint ``name``: outcome and duration.
 
-    The outcome is ``"ok"`` or the error's kind code. Client errors are logged
-    at INFO, other kit errors at WARNING, unexpected exceptions at ERROR with
-    their traceback.
+    The outcome is ``"ok"`` or the error's kind code. Successful calls are
+    logged at INFO when their trace is sampled, otherwise at DEBUG; client
+    errors at INFO, other kit errors at WARNING, unexpected exceptions at
+    ERROR with their traceback.
     """
 
     def wrap(next_endpoint: Endpoint) -> Endpoint:
@@ -106,10 +139,12 @@ def logging_middleware(logger: logging.Logger, name: str) -> Middleware:
                 _log_call(logger, level, name, err.kind.value, started, err.message)
                 raise
             except Exception as exc:
-                _log_call(logger, logging.ERROR, name, "internal", started, str(exc), True)
+                _log_call(logger, logging.ERROR, name, "internal", started, str(exc), exc)
                 mark_logged(exc)
                 raise
-            _log_call(logger, logging.INFO, name, "ok", started)
+            level = logging.INFO if sampled() else logging.DEBUG
+            if logger.isEnabledFor(level):
+                _log_call(logger, level, name, "ok", started)
             return response
 
         return endpoint
@@ -124,7 +159,7 @@ def _log_call(
     outcome: str,
     started: float,
     error: str | None = None,
-    exc_info: bool = False,
+    exc: BaseException | None = None,
 ) -> None:
     fields: dict[str, Any] = {
         "endpoint": name,
@@ -133,4 +168,28 @@ def _log_call(
     }
     if error is not None:
         fields["error"] = error
-    logger.log(level, "call", exc_info=exc_info, extra={"fields": fields})
+    handler = _handler
+    if exc is None and handler is not None and _only_handler(logger, handler):
+        if logger.isEnabledFor(level):
+            handler.write_line(json_line(
+                time.time(), logging.getLevelName(level).lower(), logger.name, "call",
+                handler.formatter.service, fields,  # type: ignore[union-attr]
+            ))
+        return
+    logger.log(level, "call", exc_info=exc, extra={"fields": fields})
+
+
+def _only_handler(logger: logging.Logger, handler: logging.Handler) -> bool:
+    """True when ``handler`` (unfiltered) is the one handler ``logger``'s records reach."""
+    if handler.filters or handler.level > logging.DEBUG:
+        return False
+    current: logging.Logger | None = logger
+    found: list[logging.Handler] = []
+    while current is not None:
+        if current.filters:
+            return False
+        found.extend(current.handlers)
+        if not current.propagate:
+            break
+        current = current.parent
+    return found == [handler]

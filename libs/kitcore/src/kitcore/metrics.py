@@ -15,6 +15,7 @@ serves ``/metrics``.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -39,10 +40,24 @@ IN_FLIGHT = prometheus_client.Gauge(
 """Calls running now, by service and endpoint."""
 
 
+_LABELLED_LIMIT = 4096
+"""Label children kept at hand; the label values are routes and kinds, so few."""
+
+
+@functools.lru_cache(maxsize=_LABELLED_LIMIT)
+def _requests(service: str, endpoint: str, outcome: str) -> Any:
+    return REQUESTS.labels(service, endpoint, outcome)
+
+
+@functools.lru_cache(maxsize=_LABELLED_LIMIT)
+def _duration(service: str, endpoint: str) -> Any:
+    return DURATION.labels(service, endpoint)
+
+
 def observe(service: str, endpoint: str, outcome: str, seconds: float) -> None:
     """Record one finished call (or one rejected request)."""
-    REQUESTS.labels(service, endpoint, outcome).inc()
-    DURATION.labels(service, endpoint).observe(seconds)
+    _requests(service, endpoint, outcome).inc()
+    _duration(service, endpoint).observe(seconds)
 
 
 def metrics_middleware(service: str, name: str) -> Middleware:
@@ -50,22 +65,25 @@ def metrics_middleware(service: str, name: str) -> Middleware:
 
     def wrap(next_endpoint: Endpoint) -> Endpoint:
         in_flight = IN_FLIGHT.labels(service, name)
+        succeeded = _requests(service, name, "ok")
+        duration = _duration(service, name)
 
         def endpoint(ctx: Context, request: Any) -> Any:
             started = time.perf_counter()
-            outcome = "ok"
             in_flight.inc()
             try:
-                return next_endpoint(ctx, request)
+                response = next_endpoint(ctx, request)
             except KitError as err:
-                outcome = err.kind.value
+                _requests(service, name, err.kind.value).inc()
                 raise
             except Exception:
-                outcome = "internal"
+                _requests(service, name, "internal").inc()
                 raise
             finally:
                 in_flight.dec()
-                observe(service, name, outcome, time.perf_counter() - started)
+                duration.observe(time.perf_counter() - started)
+            succeeded.inc()
+            return response
 
         return endpoint
 

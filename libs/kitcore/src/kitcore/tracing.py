@@ -7,6 +7,17 @@ configured, or with ``OTEL_SDK_DISABLED=true``, it installs nothing and returns
 None: tracing is off (:func:`enabled` says False), and the transports'
 ``instrument_*`` helpers (:mod:`kitcore.transport.instrument`) do nothing
 either, so it costs nothing.
+
+Sampling: by default ``parentbased_ratelimited`` -- a hop follows its
+caller's decision, and where a trace starts up to ``OTEL_TRACES_SAMPLER_ARG``
+(default 10) new traces per second are sampled (:mod:`kitcore.sampling`), so
+every request a person makes by hand is traced. The standard samplers
+(``always_on``, ``parentbased_traceidratio`` ...) are there too. Unsampled
+requests still get a trace id: in ``X-Trace-Id``, in log lines, and passed on
+to the next hop.
+
+Server spans come from kitcore itself (:mod:`kitcore.spans`); client spans
+from OpenTelemetry's instrumentations (:mod:`kitcore.transport.instrument`).
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ import logging
 import os
 from collections.abc import Mapping
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -22,15 +34,22 @@ from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from kitcore import log
+from kitcore.sampling import DEFAULT_PER_SECOND, RateLimited, parent_based_rate_limited
+
+DEFAULT_SAMPLER = "parentbased_ratelimited"
+"""The sampler when ``OTEL_TRACES_SAMPLER`` is not set."""
 
 _SAMPLERS = {
-    "always_on": lambda ratio: sampling.ALWAYS_ON,
-    "always_off": lambda ratio: sampling.ALWAYS_OFF,
+    "always_on": lambda arg: sampling.ALWAYS_ON,
+    "always_off": lambda arg: sampling.ALWAYS_OFF,
     "traceidratio": sampling.TraceIdRatioBased,
-    "parentbased_always_on": lambda ratio: sampling.DEFAULT_ON,
-    "parentbased_always_off": lambda ratio: sampling.DEFAULT_OFF,
+    "parentbased_always_on": lambda arg: sampling.DEFAULT_ON,
+    "parentbased_always_off": lambda arg: sampling.DEFAULT_OFF,
     "parentbased_traceidratio": sampling.ParentBasedTraceIdRatio,
+    "ratelimited": RateLimited,
+    "parentbased_ratelimited": parent_based_rate_limited,
 }
+_RATE_LIMITED = ("ratelimited", "parentbased_ratelimited")
 
 _log = logging.getLogger(__name__)
 
@@ -50,18 +69,25 @@ def traces_endpoint(environ: Mapping[str, str]) -> str | None:
 
 
 def sampler_from_env(environ: Mapping[str, str]) -> sampling.Sampler:
-    """The sampler named by ``OTEL_TRACES_SAMPLER`` (+ ``_ARG``); default parentbased_always_on."""
-    name = _env(environ, "OTEL_TRACES_SAMPLER").lower() or "parentbased_always_on"
+    """The sampler named by ``OTEL_TRACES_SAMPLER`` (+ ``_ARG``); default parentbased_ratelimited.
+
+    The argument is a ratio from 0 to 1 for the ratio samplers and new traces
+    per second (default 10) for the rate-limited ones.
+    """
+    name = _env(environ, "OTEL_TRACES_SAMPLER").lower() or DEFAULT_SAMPLER
     if name not in _SAMPLERS:
         raise ValueError(f"OTEL_TRACES_SAMPLER={name!r}: one of {', '.join(_SAMPLERS)}")
-    raw = _env(environ, "OTEL_TRACES_SAMPLER_ARG") or "1.0"
+    per_second = name in _RATE_LIMITED
+    raw = _env(environ, "OTEL_TRACES_SAMPLER_ARG") or str(DEFAULT_PER_SECOND if per_second else 1.0)
     try:
-        ratio = float(raw)
+        arg = float(raw)
     except ValueError:
-        ratio = -1.0
-    if not 0.0 <= ratio <= 1.0:
+        arg = -1.0
+    if per_second and not 0.0 <= arg < float("inf"):
+        raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={raw!r}: new traces per second, >= 0")
+    if not per_second and not 0.0 <= arg <= 1.0:
         raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={raw!r}: a ratio from 0 to 1")
-    return _SAMPLERS[name](ratio)
+    return _SAMPLERS[name](arg)
 
 
 def new_provider(
@@ -101,6 +127,12 @@ def setup(service_name: str, *, environ: Mapping[str, str] = os.environ) -> Trac
 def enabled() -> bool:
     """True once a real (SDK) TracerProvider is installed globally."""
     return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
+def current_context() -> otel_context.Context | None:
+    """The OpenTelemetry context of the current span, or None when no span is current."""
+    current = otel_context.get_current()
+    return current if trace.get_current_span(current).get_span_context().is_valid else None
 
 
 def current_trace_id() -> str | None:

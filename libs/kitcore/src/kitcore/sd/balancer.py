@@ -10,13 +10,19 @@ Which instance served a call: the endpoint below the balancer finds the chosen
 breaker or a log line can use it). A caller above it passes a context made by
 :func:`record_instances` and reads the list it returns: every instance tried,
 in order, the last one being the one that answered (or failed last).
+
+Instances to avoid (those a retry saw fail) come in ``ctx.value(EXCLUDE)``.
+A factory may build, per instance, a typed set of endpoints (one per remote
+method, sharing a connection) instead of one endpoint; :meth:`Balancer.method`
+then gives the balanced endpoint of one method, picked by a function such as
+``lambda methods: methods.get_book``.
 """
 
 from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
 from kitcore import errors
@@ -28,6 +34,12 @@ INSTANCE = "kitcore.sd.instance"
 
 TRIED = "kitcore.sd.tried"
 """Context value key: a list that balancers append each chosen Instance to."""
+
+EXCLUDE = "kitcore.sd.exclude"
+"""Context value key: ids of instances to avoid while others remain (set by retry)."""
+
+Select = Callable[[Any], Endpoint]
+"""Picks one method's endpoint from what a factory built for an instance."""
 
 
 class EndpointSource(Protocol):
@@ -57,13 +69,30 @@ class Balancer:
         """Call the chosen instance's endpoint (the balancer as an Endpoint)."""
         return self.call(ctx, request)
 
-    def call(self, ctx: Context, request: Any, *, exclude: Collection[str] = ()) -> Any:
-        """Call one instance, avoiding the ids in ``exclude`` while others remain."""
+    def call(
+        self, ctx: Context, request: Any, *, exclude: Collection[str] = (),
+        select: Select | None = None,
+    ) -> Any:
+        """Call one instance, avoiding the ids in ``exclude`` and in ``ctx.value(EXCLUDE)``
+        while others remain; ``select`` picks the method from the instance's endpoints."""
+        avoided = ctx.value(EXCLUDE)
+        if avoided:
+            exclude = {*exclude, *avoided}
         instance, endpoint = self.pick(exclude)
+        if select is not None:
+            endpoint = select(endpoint)
         tried = ctx.value(TRIED)
         if tried is not None:
             tried.append(instance)
         return self._invoke(instance, endpoint, ctx.with_value(INSTANCE, instance), request)
+
+    def method(self, select: Select) -> Endpoint:
+        """The balanced endpoint of one method of the instances' endpoint sets."""
+
+        def endpoint(ctx: Context, request: Any) -> Any:
+            return self.call(ctx, request, select=select)
+
+        return endpoint
 
     def pick(self, exclude: Collection[str] = ()) -> tuple[Instance, Endpoint]:
         """Choose an instance and its endpoint; Unavailable when there is none."""

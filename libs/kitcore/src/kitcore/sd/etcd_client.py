@@ -110,12 +110,19 @@ class EtcdClient:
         The watch runs on its own connection. etcd3gw ends its stream quietly
         when etcd goes away, so callers must check liveness (:meth:`status`)
         and cancel the watch themselves.
+
+        etcd3gw opens the stream with no timeout, so a paused etcd (it accepts
+        the connection, answers nothing) would block the caller until etcd
+        runs again. The stream is opened on a thread of its own instead: if it
+        is not open within ``timeout`` seconds this raises EtcdUnavailable, and
+        a stream that opens later is cancelled at once.
         """
         index = self._current
         client = self._new_client(index)
+        opening = _Opening(lambda: client.watch_prefix(prefix, start_revision=start_revision))
         try:
-            events, cancel = client.watch_prefix(prefix, start_revision=start_revision)
-        except (Etcd3Exception, requests.RequestException, OSError) as exc:
+            events, cancel = opening.result(self.timeout)
+        except (Etcd3Exception, requests.RequestException, OSError, TimeoutError) as exc:
             raise EtcdUnavailable(f"{self._name(index)}: {_reason(exc)}") from None
         return Watch((_event(raw) for raw in events), cancel)
 
@@ -142,6 +149,48 @@ class EtcdClient:
     def _name(self, index: int) -> str:
         host, port = self.endpoints[index]
         return f"{host}:{port}"
+
+
+_Opened = tuple[Iterator[dict[str, Any]], Callable[[], None]]
+
+
+class _Opening:
+    """A watch being opened on its own thread, waited for with a timeout."""
+
+    def __init__(self, open_watch: Callable[[], _Opened]) -> None:
+        self._open = open_watch
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._abandoned = False
+        self._opened: _Opened | None = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, name="etcd-watch-open", daemon=True).start()
+
+    def result(self, timeout: float) -> _Opened:
+        """The open watch; TimeoutError (the late watch is cancelled) or its own error."""
+        self._done.wait(timeout)
+        with self._lock:
+            if not self._done.is_set():
+                self._abandoned = True
+                raise TimeoutError(f"watch not opened within {timeout:g}s")
+        if self._error is not None:
+            raise self._error
+        assert self._opened is not None
+        return self._opened
+
+    def _run(self) -> None:
+        try:
+            opened = self._open()
+        except BaseException as exc:  # handed to the waiting caller
+            self._error = exc
+            self._done.set()
+            return
+        with self._lock:
+            self._opened = opened
+            self._done.set()
+            abandoned = self._abandoned
+        if abandoned:
+            opened[1]()
 
 
 def _split(endpoint: str) -> tuple[str, int]:

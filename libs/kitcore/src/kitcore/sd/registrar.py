@@ -20,6 +20,12 @@ from kitcore.sd.instance import DEFAULT_PREFIX, Instance
 
 logger = logging.getLogger("kitcore.sd.registrar")
 
+RETRY_CAP = 1.0
+"""Longest wait in seconds between two tries while etcd is unreachable: one
+small request a second per instance, and the registration is back within
+about a second of etcd answering again (after a pause longer than the lease,
+say)."""
+
 
 class EtcdRegistrar:
     """Keeps ``instance`` registered in etcd until :meth:`deregister` or :meth:`close`."""
@@ -104,7 +110,8 @@ class EtcdRegistrar:
                 self._registered.clear()
                 self._set_state("unreachable", "etcd unreachable, %s stays up and retries: %s",
                                 self.instance.id, exc)
-                pause = backoff.delay(failures, base=0.2, cap=max(1.0, self.ttl / 3))
+                # At most RETRY_CAP apart, so the key is back soon after etcd is.
+                pause = backoff.delay(failures, base=0.2, cap=min(RETRY_CAP, self.ttl / 3))
                 failures += 1
             self._stop.wait(pause)
 

@@ -8,7 +8,13 @@ seconds (through ``ctx.with_timeout``; the endpoint below must honour
 waits an exponential backoff with jitter, but never sleeps or starts a try
 past the context's deadline. Only retryable errors are retried (Unavailable
 by default; DeadlineExceeded of one try too when the call is ``idempotent``);
-any other error is raised at once.
+any other error is raised at once, and so is a call the client refused itself
+(:class:`~kitcore.overload.Overloaded`: throttled or over its bulkhead).
+
+The instances to avoid travel in the context (:data:`EXCLUDE`), so
+middlewares between the retry and the balancer (a throttle, a bulkhead) keep
+the failover. Given a :class:`~kitcore.sd.budget.RetryBudget`, every retry
+is taken from it; once it is spent the call fails fast with the last error.
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ from typing import Any
 
 from kitcore import errors
 from kitcore.endpoint import Context, Endpoint
+from kitcore.overload import is_overloaded
 from kitcore.sd import backoff as _backoff
-from kitcore.sd.balancer import TRIED, Balancer
+from kitcore.sd.balancer import EXCLUDE, TRIED
+from kitcore.sd.budget import RetryBudget
 
 
 def retry(
-    balancer: Balancer | Endpoint,
+    balancer: Endpoint,
     *,
     attempts: int = 3,
     per_try_timeout: float | None = None,
@@ -33,12 +41,15 @@ def retry(
     jitter: bool = True,
     retryable: Callable[[BaseException], bool] = errors.is_retryable,
     idempotent: bool = False,
+    budget: RetryBudget | None = None,
 ) -> Endpoint:
     """An endpoint that calls ``balancer`` up to ``attempts`` times (see the module doc)."""
     if attempts < 1:
         raise ValueError("attempts must be at least 1")
 
     def should_retry(error: errors.KitError, ctx: Context) -> bool:
+        if is_overloaded(error):
+            return False
         if isinstance(error, errors.DeadlineExceeded):
             return idempotent and not ctx.expired()
         return retryable(error)
@@ -50,15 +61,20 @@ def retry(
             ctx = ctx.with_value(TRIED, tried)
         failed: set[str] = set()
         last: errors.KitError | None = None
+        if budget is not None:
+            budget.record_call()
         for attempt in range(attempts):
+            if attempt and budget is not None and not budget.try_spend():
+                break  # fail fast with the error of the last try
             if attempt and not _pause(ctx, attempt - 1, backoff, max_backoff, jitter):
                 break
             if ctx.expired():
                 break
             try_ctx = ctx if per_try_timeout is None else ctx.with_timeout(per_try_timeout)
+            try_ctx = try_ctx.with_value(EXCLUDE, frozenset(failed))
             before = len(tried)
             try:
-                return _call_once(balancer, try_ctx, request, failed)
+                return balancer(try_ctx, request)
             except errors.KitError as error:
                 if not should_retry(error, ctx):
                     raise
@@ -70,12 +86,6 @@ def retry(
         raise last
 
     return endpoint
-
-
-def _call_once(balancer: Balancer | Endpoint, ctx: Context, request: Any, failed: set[str]) -> Any:
-    if isinstance(balancer, Balancer):
-        return balancer.call(ctx, request, exclude=failed)
-    return balancer(ctx, request)
 
 
 def _pause(ctx: Context, attempt: int, base: float, cap: float, jitter: bool) -> bool:

@@ -115,8 +115,21 @@ class ServerProcess:
             self._proc.kill()
             self._proc.wait()
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): it keeps its socket and answers nothing."""
+        if self.running:
+            assert self._proc is not None
+            self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server run again (SIGCONT)."""
+        if self.running:
+            assert self._proc is not None
+            self._proc.send_signal(signal.SIGCONT)
+
     def close(self) -> None:
         """Stop the server and remove its data."""
+        self.resume()
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
 

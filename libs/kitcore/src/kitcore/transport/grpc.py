@@ -13,10 +13,11 @@ Client side, :class:`ClientEndpoint` wraps a stub method as an Endpoint: the
 call's timeout follows the Context's deadline, and a failed call raises the
 same kind of KitError the server raised.
 
-:func:`new_server` builds a server with :class:`MalformedRequestInterceptor`,
-so bytes that do not parse as the request message answer INVALID_ARGUMENT
-(grpcio alone answers INTERNAL). Tracing is added by ``kitcore.tracing``
-through OpenTelemetry's grpc instrumentation, not here.
+:func:`new_server` builds a :class:`~kitcore.transport.grpc_server.KitServer`:
+bytes that do not parse as the request message answer INVALID_ARGUMENT
+(grpcio alone answers INTERNAL), and each call gets a server span when
+tracing is on -- both arranged once, when a servicer is added, so no
+interceptor runs per call.
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent import futures
+from types import MappingProxyType
 from typing import Any, NoReturn
 
 import grpc
 
-from kitcore import errors, log
+from kitcore import errors, log, tracing
 from kitcore.endpoint import Context, Endpoint
+from kitcore.transport.grpc_server import KitServer
 
 ERROR_CODE_KEY = "kit-error-code"
 """Trailing metadata key that names the error's kind (its JSON code)."""
@@ -84,10 +87,11 @@ class Handler:
         except errors.KitError as exc:
             abort(context, exc)
         except Exception as exc:
-            if not log.is_logged(exc):
+            known = errors.translate(exc)  # a driver's outage is UNAVAILABLE, not a bug
+            if not log.is_logged(exc) and isinstance(known, errors.Internal):
                 _log.error("unexpected error", exc_info=exc, extra={"fields": {"error": str(exc)}})
                 log.mark_logged(exc)
-            abort(context, errors.Internal("internal error"))
+            abort(context, known)
         trace = trace_metadata()
         if trace:
             context.set_trailing_metadata(trace)
@@ -95,17 +99,17 @@ class Handler:
 
 
 def context_from_grpc(context: grpc.ServicerContext) -> Context:
-    """The kitcore Context of an incoming call: its deadline and text metadata."""
-    ctx = Context()
+    """The kitcore Context of an incoming call: its deadline, text metadata, trace context."""
     remaining = context.time_remaining()
+    deadline = None
     if remaining is not None and remaining < _NO_DEADLINE:
-        ctx = ctx.with_deadline(time.monotonic() + remaining)
+        deadline = time.monotonic() + remaining
     metadata = {
         key.lower(): value
         for key, value in (context.invocation_metadata() or ())
         if isinstance(value, str)
     }
-    return ctx.with_metadata(metadata)
+    return Context(deadline, MappingProxyType(metadata), tracing.current_context())
 
 
 def abort(context: grpc.ServicerContext, error: errors.KitError) -> NoReturn:
@@ -138,82 +142,21 @@ def _reject(context: grpc.ServicerContext, name: str, error: errors.KitError) ->
     abort(context, error)
 
 
-class _Malformed:
-    """Stands in for a request message whose bytes did not parse."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-
-def _lenient(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
-    def parse(data: bytes) -> Any:
-        try:
-            return deserialize(data)
-        except Exception as exc:
-            return _Malformed(f"malformed request message: {exc}")
-
-    return parse
-
-
-def _reject_malformed(request: Any, context: grpc.ServicerContext, method: str) -> None:
-    if isinstance(request, _Malformed):
-        _reject(context, method, errors.InvalidArgument(request.reason))
-
-
-def _guard_unary(behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
-    def guarded(request: Any, context: grpc.ServicerContext) -> Any:
-        _reject_malformed(request, context, method)
-        return behavior(request, context)
-
-    return guarded
-
-
-def _guard_stream(behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
-    def guarded(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-        def checked() -> Iterator[Any]:
-            for request in requests:
-                _reject_malformed(request, context, method)
-                yield request
-
-        return behavior(checked(), context)
-
-    return guarded
-
-
-class MalformedRequestInterceptor(grpc.ServerInterceptor):
-    """Answer INVALID_ARGUMENT, not INTERNAL, when request bytes do not parse."""
-
-    def intercept_service(self, continuation: Callable[..., Any], details: Any) -> Any:
-        """Wrap the method's deserializer and behaviour (grpc.ServerInterceptor)."""
-        handler = continuation(details)
-        if handler is None or handler.request_deserializer is None:
-            return handler
-        if not hasattr(handler, "_replace"):
-            return handler
-        method = details.method
-        handler = handler._replace(request_deserializer=_lenient(handler.request_deserializer))
-        if handler.unary_unary:
-            return handler._replace(unary_unary=_guard_unary(handler.unary_unary, method))
-        if handler.unary_stream:
-            return handler._replace(unary_stream=_guard_unary(handler.unary_stream, method))
-        if handler.stream_unary:
-            return handler._replace(stream_unary=_guard_stream(handler.stream_unary, method))
-        return handler._replace(stream_stream=_guard_stream(handler.stream_stream, method))
-
-
 def new_server(
     max_workers: int = 16, interceptors: Sequence[grpc.ServerInterceptor] = ()
 ) -> grpc.Server:
-    """A grpcio server on a thread pool, refusing malformed requests with INVALID_ARGUMENT.
+    """A grpcio server on a thread pool (:class:`~kitcore.transport.grpc_server.KitServer`).
 
-    ``interceptors`` run outside kitcore's own. SO_REUSEPORT is off, so
-    binding a port that is taken fails instead of sharing it silently.
+    Malformed request bytes answer INVALID_ARGUMENT, every call but health
+    checks gets a server span when tracing is on, and ``interceptors`` run
+    first. SO_REUSEPORT is off, so binding a port that is taken fails
+    instead of sharing it silently.
     """
-    return grpc.server(
+    return KitServer(grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-        interceptors=[*interceptors, MalformedRequestInterceptor()],
+        interceptors=list(interceptors),
         options=[("grpc.so_reuseport", 0)],
-    )
+    ), _reject)
 
 
 # --- client -------------------------------------------------------------------------

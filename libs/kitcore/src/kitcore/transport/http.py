@@ -23,6 +23,7 @@ from kitcore.transport.http_server import (
     context_from_request,
     encode_error,
     encode_json,
+    json_response,
     new_app,
     route,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "encode_json",
     "error_from_response",
     "json_body",
+    "json_response",
     "new_app",
     "optional_int",
     "optional_str",

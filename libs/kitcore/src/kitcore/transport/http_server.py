@@ -12,9 +12,11 @@ a redirect.
 ``route(app, rule, methods, endpoint, decode)`` serves one endpoint:
 ``decode(flask.request, path_params) -> request``, then
 ``endpoint(ctx, request)``, then ``encode(response)``. The Context carries
-the request headers (lower-case keys) as metadata, the deadline from
-``X-Request-Timeout`` (seconds) and the current OpenTelemetry context when a
-span is active; ``kitcore.tracing`` starts that span by instrumenting Flask.
+the request headers (lower-case keys, read from the WSGI environ on demand,
+never copied) as metadata, the deadline from ``X-Request-Timeout`` (seconds)
+and the OpenTelemetry context of the request's span when tracing is on;
+``kitcore.tracing`` starts that span (and sets ``X-Trace-Id``) by wrapping
+the Flask app (:mod:`kitcore.spans`).
 
 Logging: a request rejected before its endpoint ran (bad route, method, body,
 header) is logged here, one line, and counted in ``kit_requests_total``. A
@@ -27,25 +29,26 @@ logged here, with its traceback.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import flask
-from opentelemetry import context as otel_context
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from kitcore import log, metrics
+from kitcore import log, metrics, spans
 from kitcore.endpoint import Context, Endpoint
-from kitcore.errors import Internal, InvalidArgument, KitError, from_http_status
+from kitcore.errors import Internal, InvalidArgument, KitError, from_http_status, translate
 
 TIMEOUT_HEADER = "X-Request-Timeout"
 """Request header with the seconds the caller still waits for an answer."""
 
-TRACE_ID_HEADER = "X-Trace-Id"
+TRACE_ID_HEADER = spans.TRACE_ID_HEADER
 """Response header with the trace id of the request, when tracing is on."""
 
 REMOTE_ADDR_KEY = "remote-addr"
@@ -80,25 +83,44 @@ def new_app(
     app.register_error_handler(HTTPException, _on_http_exception)
     app.register_error_handler(KitError, encode_error)
     app.register_error_handler(Exception, _on_unexpected)
-
-    @app.before_request
-    def start_clock() -> flask.Response | None:
-        flask.g.kit_started = time.perf_counter()
-        raw = _raw_path(flask.request.environ)
-        if "//" in raw:  # the WSGI server may have merged it away in PATH_INFO
-            return _reject(UNMATCHED, from_http_status(404, f"no route for {raw}"))
-        return None
-
-    @app.after_request
-    def add_headers(response: flask.Response) -> flask.Response:
-        ids = log.trace_ids()
-        if ids:
-            response.headers[TRACE_ID_HEADER] = ids[0]
-        if served_by:
-            response.headers["X-Served-By"] = served_by
-        return response
-
+    app.wsgi_app = _Arrival(app, served_by)  # type: ignore[method-assign]
     return app
+
+
+_STARTED_KEY = "kitcore.started"
+
+
+class _Arrival:
+    """The app's WSGI entry: notes when each request arrived, answers a path with a
+    doubled slash as an unknown route (even where the WSGI server merged it away in
+    PATH_INFO), and adds ``X-Served-By`` -- cheaper than Flask's before/after-request
+    hooks."""
+
+    def __init__(self, app: flask.Flask, served_by: str | None) -> None:
+        self.flask_app = app
+        self.app = app.wsgi_app
+        self.header = ("X-Served-By", served_by) if served_by else None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        environ[_STARTED_KEY] = time.perf_counter()
+        header = self.header
+        if header is not None:
+            start_response = _adding(header, start_response)
+        if "//" in (environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""):
+            raw = _raw_path(environ)
+            if "//" in raw:
+                with self.flask_app.request_context(environ):
+                    refused = _reject(UNMATCHED, from_http_status(404, f"no route for {raw}"))
+                return refused(environ, start_response)
+        return self.app(environ, start_response)
+
+
+def _adding(header: tuple[str, str], start_response: Callable[..., Any]) -> Callable[..., Any]:
+    def start(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+        headers.append(header)
+        return start_response(status, headers, *exc)
+
+    return start
 
 
 def route(
@@ -121,9 +143,11 @@ def route(
     encode = encode or encode_json
 
     def view(**path_params: Any) -> Any:
+        http_request = flask.request._get_current_object()  # type: ignore[attr-defined]
+        http_request.environ[spans.ROUTE_KEY] = rule
         try:
-            ctx = context_from_request(flask.request)
-            request = decode(flask.request, path_params)
+            ctx = context_from_request(http_request)
+            request = decode(http_request, path_params)
         except Exception as exc:
             return _reject(route_name, exc)
         try:
@@ -137,19 +161,53 @@ def route(
 
 
 def context_from_request(request: flask.Request) -> Context:
-    """The Context of an HTTP request: headers, deadline, current trace context.
+    """The Context of an HTTP request: headers, deadline, the span's trace context.
 
-    ``remote-addr`` holds the socket peer's address; it is set after the
-    headers, so a client cannot choose it by sending a header of that name.
+    ``remote-addr`` holds the socket peer's address, never a header of that name.
     """
-    ctx = Context.background().with_metadata(dict(request.headers.items()))
-    ctx = ctx.with_metadata({REMOTE_ADDR_KEY: request.remote_addr or ""})
-    timeout = request.headers.get(TIMEOUT_HEADER)
-    if timeout is not None:
-        ctx = ctx.with_timeout(_parse_timeout(timeout))
-    if log.trace_ids():
-        ctx = ctx.with_trace(otel_context.get_current())
-    return ctx
+    environ = request.environ
+    timeout = environ.get(_TIMEOUT_ENVIRON)
+    deadline = None if timeout is None else time.monotonic() + _parse_timeout(timeout)
+    return Context(deadline, HeaderMetadata(environ), environ.get(spans.CONTEXT_KEY))
+
+
+_TIMEOUT_ENVIRON = "HTTP_" + TIMEOUT_HEADER.upper().replace("-", "_")
+_UNPREFIXED = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+
+
+class HeaderMetadata(Mapping[str, str]):
+    """A request's headers as Context metadata: lower-case keys, looked up in the
+    WSGI environ when asked (nothing copied), plus ``remote-addr`` from the socket."""
+
+    __slots__ = ("_environ",)
+
+    def __init__(self, environ: Mapping[str, Any]) -> None:
+        self._environ = environ
+
+    def __getitem__(self, key: str) -> str:
+        if key == REMOTE_ADDR_KEY:
+            return self._environ.get("REMOTE_ADDR") or ""
+        name = _UNPREFIXED.get(key) or "HTTP_" + key.upper().replace("-", "_")
+        value = self._environ.get(name)
+        if not isinstance(value, str) or (not value and name in _UNPREFIXED.values()):
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        for name, value in list(self._environ.items()):
+            if name.startswith("HTTP_"):
+                key = name[5:].lower().replace("_", "-")
+                if key != REMOTE_ADDR_KEY:
+                    yield key
+            elif value and name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                yield name.lower().replace("_", "-")
+        yield REMOTE_ADDR_KEY
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return f"HeaderMetadata({dict(self)!r})"
 
 
 def encode_json(response: Any, status: int = 200) -> flask.Response:
@@ -158,15 +216,26 @@ def encode_json(response: Any, status: int = 200) -> flask.Response:
         return flask.Response(status=204)
     if dataclasses.is_dataclass(response) and not isinstance(response, type):
         response = dataclasses.asdict(response)
-    body = flask.jsonify(response)
-    body.status_code = status
-    return body
+    return json_response(response, status)
+
+
+def json_response(body: Any, status: int = 200) -> flask.Response:
+    """``body`` as JSON, byte for byte what ``flask.jsonify`` writes outside debug mode
+    (compact, sorted keys, Flask's encoder for dates, UUIDs, decimals), built directly."""
+    return flask.Response(_ENCODER.encode(body) + "\n", status=status,
+                          content_type="application/json")
+
+
+_ENCODER = json.JSONEncoder(default=DefaultJSONProvider.default, ensure_ascii=True,
+                            sort_keys=True, separators=(",", ":"))
+"""Built once: ``json.dumps`` with arguments builds an encoder per call."""
+
 
 
 def encode_error(err: KitError) -> flask.Response:
     """The one HTTP error encoder: JSON body, status from the table, error headers."""
-    response = flask.jsonify({"error": {"code": err.kind.value, "message": err.message}})
-    response.status_code = err.wire.http_status
+    error = {"error": {"code": err.kind.value, "message": err.message}}
+    response = json_response(error, err.wire.http_status)
     for key, value in err.headers.items():
         response.headers[key] = value
     if err.retry_after is not None:
@@ -223,7 +292,8 @@ def _reject(route_name: str, exc: Exception) -> flask.Response:
     else:
         err, level, exc_info = Internal("internal error"), logging.ERROR, exc
         log.mark_logged(exc)
-    seconds = time.perf_counter() - flask.g.get("kit_started", time.perf_counter())
+    now = time.perf_counter()
+    seconds = now - flask.request.environ.get(_STARTED_KEY, now)
     fields = {
         "endpoint": route_name,
         "method": flask.request.method,
@@ -247,8 +317,10 @@ def _on_http_exception(exc: HTTPException) -> Any:
 
 
 def _on_unexpected(exc: Exception) -> flask.Response:
-    """500 with a generic message; the traceback is logged (once), never sent."""
-    if not log.is_logged(exc):
+    """A known foreign failure as its kind (see errors.translate), else 500 with a
+    generic message; the traceback is logged (once), never sent."""
+    err = translate(exc)
+    if not log.is_logged(exc) and isinstance(err, Internal):
         _log.error("unexpected error", exc_info=exc, extra={"fields": {"error": str(exc)}})
         log.mark_logged(exc)
-    return encode_error(Internal("internal error"))
+    return encode_error(err)

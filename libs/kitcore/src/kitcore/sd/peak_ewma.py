@@ -1,0 +1,148 @@
+"""Latency-aware balancing: power of two choices over a peak-EWMA of each instance's latency.
+
+:class:`PeakEWMA` keeps, per instance, an exponentially weighted moving
+average of its call latency that jumps up at once to a slower observation
+(the peak) and comes down gradually with faster ones. Of two instances picked
+at random it calls the cheaper, the cost being::
+
+    latency * exp(-idle / decay) * (calls in flight + 1)
+
+``idle`` being the seconds since the instance last answered. Two costs within
+a factor ``2`` of each other (``similar``) count as equal, and one of the two is
+chosen at random: instances that serve alike share the calls evenly, and only
+one clearly slower loses them. The decay lets an
+instance that turned slow, and so stopped getting calls, become cheap again
+after a while: it is tried once more, and earns its traffic back if it has
+recovered (or jumps back up if not). A failed call (not the caller's fault)
+counts as four times the latency of the slowest other instance (and at least
+``failure_penalty`` seconds), so an instance that fails fast is not mistaken
+for a fast one, however slow the others are at the moment. The penalty is
+small on purpose: a failed call costs its caller only a quick retry
+elsewhere, so the failing instance is tried again after about
+``decay * ln 2`` seconds (and its breaker, counting those tries, opens),
+while a slow instance, whose calls cost real waiting, is tried far less
+often. The first answer of each instance is not taken as a sample: it
+includes setting up the connection, which says nothing of how fast the
+instance serves.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kitcore import errors
+from kitcore.endpoint import Context, Endpoint
+from kitcore.sd.balancer import Balancer, EndpointSource
+from kitcore.sd.instance import Instance
+
+_FLOOR = 0.001
+"""Seconds added to every latency, so unmeasured instances still weigh their calls in flight."""
+
+
+@dataclass
+class _Latency:
+    """What the balancer knows of one instance."""
+
+    ewma: float
+    stamp: float
+    in_flight: int = 0
+    connected: bool = False  # answered once: its latencies are samples from now on
+
+
+class PeakEWMA(Balancer):
+    """Power of two choices by peak-EWMA latency weighted by calls in flight."""
+
+    def __init__(
+        self,
+        source: EndpointSource,
+        *,
+        decay: float = 2.0,
+        failure_penalty: float = 0.015,
+        similar: float = 2.0,
+        seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(source)
+        if decay <= 0:
+            raise ValueError("decay must be positive")
+        self.decay = decay
+        self.failure_penalty = failure_penalty
+        self.similar = similar
+        self._random = random.Random(seed)
+        self._clock = clock
+        self._stats: dict[str, _Latency] = {}
+        self._lock = threading.Lock()
+
+    def cost(self, instance_id: str) -> float:
+        """The instance's current cost (seconds, weighted by its calls in flight)."""
+        with self._lock:
+            return self._cost(instance_id, self._clock())
+
+    def _cost(self, instance_id: str, now: float) -> float:
+        stats = self._stats.get(instance_id)
+        if stats is None:
+            return _FLOOR
+        decayed = stats.ewma * math.exp(-(now - stats.stamp) / self.decay)
+        return (decayed + _FLOOR) * (stats.in_flight + 1)
+
+    def _choose(self, entries: list[tuple[Instance, Endpoint]]) -> tuple[Instance, Endpoint]:
+        with self._lock:
+            if len(entries) == 1:
+                chosen = entries[0]
+            else:
+                first, second = self._random.sample(entries, 2)  # in random order
+                now = self._clock()
+                clearly_cheaper = (
+                    self._cost(second[0].id, now) * self.similar < self._cost(first[0].id, now)
+                )
+                chosen = second if clearly_cheaper else first
+            self._stats_of(chosen[0].id).in_flight += 1
+        return chosen
+
+    def _invoke(self, instance: Instance, endpoint: Endpoint, ctx: Context, request: Any) -> Any:
+        started = self._clock()
+        failed = False
+        try:
+            return endpoint(ctx, request)
+        except Exception as error:
+            failed = not errors.is_client_error(error)
+            raise
+        finally:
+            self._observe(instance.id, self._clock() - started, failed)
+
+    def _stats_of(self, instance_id: str) -> _Latency:
+        stats = self._stats.get(instance_id)
+        if stats is None:
+            stats = self._stats[instance_id] = _Latency(ewma=0.0, stamp=self._clock())
+        return stats
+
+    def _observe(self, instance_id: str, seconds: float, failed: bool) -> None:
+        with self._lock:
+            if failed:
+                others = [s.ewma for i, s in self._stats.items() if i != instance_id]
+                seconds = max(seconds, self.failure_penalty, 4 * max(others, default=0.0))
+            stats = self._stats_of(instance_id)
+            stats.in_flight -= 1
+            now = self._clock()
+            if not (stats.connected or failed):
+                stats.connected = True  # the connection's set-up is not a sample
+            elif seconds > stats.ewma:
+                stats.ewma = seconds  # the peak: slower at once
+            else:
+                weight = math.exp(-(now - stats.stamp) / self.decay)
+                stats.ewma = stats.ewma * weight + seconds * (1 - weight)
+            stats.stamp = now
+            self._forget_departed()
+
+    def _forget_departed(self) -> None:
+        if len(self._stats) > 2 * max(1, len(self.source.endpoints())):
+            current = {instance.id for instance, _ in self.source.endpoints()}
+            for instance_id in [i for i in self._stats if i not in current]:
+                if self._stats[instance_id].in_flight == 0:
+                    del self._stats[instance_id]

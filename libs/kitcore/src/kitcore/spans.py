@@ -1,0 +1,158 @@
+"""Server spans: one span per incoming request, made by kitcore's transports.
+
+kitcore starts the server span of each hop itself instead of through
+OpenTelemetry's Flask and grpcio server instrumentations: one span, so a request
+whose trace is not sampled pays for an id, a sampling decision and a context
+switch, nothing more. The span is current while the request is served, so log
+lines carry its trace id and the client instrumentations pass the trace on
+(W3C ``traceparent``), sampled or not.
+
+- :func:`start` / :meth:`ServerSpan.finish`: the span of one request, its
+  attributes set in one call at the end, only when recorded (used by
+  :class:`WSGIServerSpans` and by ``kitcore.transport.grpc``'s servers).
+- :class:`WSGIServerSpans`: wraps a WSGI app; every request but the untraced
+  paths gets a span and an ``X-Trace-Id`` response header.
+
+Spans are made only while a real (SDK) TracerProvider is installed; with
+tracing off each request pays one check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+TRACE_ID_HEADER = "X-Trace-Id"
+"""Response header with the trace id of the request, when tracing is on."""
+
+ROUTE_KEY = "kitcore.route"
+"""WSGI environ key where the HTTP adapter notes the matched route's rule (the span
+is named ``"GET /books/<book_id>"`` after it; other routes only by their method)."""
+
+CONTEXT_KEY = "kitcore.trace"
+"""WSGI environ key holding the OpenTelemetry context of the request's span."""
+
+_cached: tuple[Any, trace.Tracer] | None = None
+
+
+def tracer() -> trace.Tracer | None:
+    """kitcore's tracer from the global provider, or None while tracing is off."""
+    global _cached
+    provider = trace.get_tracer_provider()
+    cached = _cached
+    if cached is not None and cached[0] is provider:
+        return cached[1]
+    if not isinstance(provider, TracerProvider):
+        return None
+    _cached = (provider, provider.get_tracer("kitcore"))
+    return _cached[1]
+
+
+class ServerSpan:
+    """The span of one incoming request, current from :func:`start` to :meth:`finish`."""
+
+    __slots__ = ("context", "span", "_token")
+
+    def __init__(self, span: trace.Span, context: otel_context.Context) -> None:
+        self.span = span
+        self.context = context
+        self._token = otel_context.attach(context)
+
+    @property
+    def trace_id(self) -> str:
+        """The trace id as 32 hex digits."""
+        return format(self.span.get_span_context().trace_id, "032x")
+
+    def finish(self, name: str | None, attributes: Callable[[], Mapping[str, Any]],
+               error: bool) -> None:
+        """End the span; it stops being current. A recorded span is first renamed (when
+        ``name``), gets every attribute from ``attributes()`` in one call, and an error
+        status when ``error``."""
+        span = self.span
+        if span.is_recording():
+            if name:
+                span.update_name(name)
+            span.set_attributes(attributes())
+            if error:
+                span.set_status(Status(StatusCode.ERROR))
+        span.end()
+        otel_context.detach(self._token)
+
+
+def start(
+    name: str,
+    traceparent: str | None,
+    tracestate: str | None,
+    own_tracer: trace.Tracer | None = None,
+) -> ServerSpan | None:
+    """Start the server span ``name`` under the caller's trace (if any) and make it
+    current; None if tracing is off. ``own_tracer`` replaces the global provider's."""
+    kit_tracer = own_tracer or tracer()
+    if kit_tracer is None:
+        return None
+    parent = None
+    if traceparent:
+        carrier = {"traceparent": traceparent}
+        if tracestate:
+            carrier["tracestate"] = tracestate
+        parent = propagate.extract(carrier)
+    span = kit_tracer.start_span(name, context=parent, kind=SpanKind.SERVER)
+    return ServerSpan(span, trace.set_span_in_context(span, parent))
+
+
+class WSGIServerSpans:
+    """WSGI middleware: a server span and an ``X-Trace-Id`` header for every request
+    except those to ``untraced`` paths (spans from ``own_tracer``, else the global one)."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], untraced: Iterable[str],
+                 own_tracer: trace.Tracer | None = None) -> None:
+        self.app = app
+        self.untraced = frozenset(untraced)
+        self.tracer = own_tracer
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        """Serve the request inside its span (WSGI)."""
+        if environ.get("PATH_INFO") in self.untraced:
+            return self.app(environ, start_response)
+        method = environ.get("REQUEST_METHOD", "GET")
+        span = start(method, environ.get("HTTP_TRACEPARENT"), environ.get("HTTP_TRACESTATE"),
+                     self.tracer)
+        if span is None:
+            return self.app(environ, start_response)
+        environ[CONTEXT_KEY] = span.context
+        trace_id = span.trace_id
+        status: list[int] = []
+
+        def start_with_trace_id(line: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+            headers.append((TRACE_ID_HEADER, trace_id))
+            status.append(int(line[:3]))
+            return start_response(line, headers, *exc)
+
+        try:
+            return self.app(environ, start_with_trace_id)
+        finally:
+            code = status[-1] if status else 500
+            route = environ.get(ROUTE_KEY)
+            span.finish(f"{method} {route}" if route else None,
+                        lambda: _http_attributes(environ, method, route, code), code >= 500)
+
+
+def _http_attributes(environ: Mapping[str, Any], method: str, route: str | None,
+                     code: int) -> dict[str, Any]:
+    attributes = {
+        "http.request.method": method,
+        "url.path": environ.get("PATH_INFO", ""),
+        "url.scheme": environ.get("wsgi.url_scheme", "http"),
+        "server.address": environ.get("SERVER_NAME", ""),
+        "client.address": environ.get("REMOTE_ADDR", ""),
+        "user_agent.original": environ.get("HTTP_USER_AGENT", ""),
+        "http.response.status_code": code,
+    }
+    if route:
+        attributes["http.route"] = route
+    return attributes

@@ -1,0 +1,87 @@
+"""PeakEWMA: reads leave a slow or failing instance, and come back once it recovers."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
+from knob_server import Knobs, client_endpoint, start_knob_server
+
+from kitcore import errors
+from kitcore.endpoint import Context
+from kitcore.sd import Endpointer, Instance, PeakEWMA, StaticInstancer, retry
+
+
+@pytest.fixture
+def two() -> Iterator[tuple[dict[str, Knobs], PeakEWMA]]:
+    """Two real servers, fast-1 and fast-2, behind one PeakEWMA (decay 0.3 s)."""
+    with ExitStack() as stack:
+        knobs, urls = {}, {}
+        for name in ("b1", "b2"):
+            knobs[name], served = stack.enter_context(start_knob_server(name))
+            urls[name] = served.url
+        instances = [Instance(name, "svc", url, None, "1", {}) for name, url in urls.items()]
+
+        def factory(instance: Instance):
+            endpoint, client = client_endpoint(urls[instance.id])
+            return endpoint, client.close
+
+        endpointer = Endpointer(StaticInstancer(instances), factory)
+        yield knobs, PeakEWMA(endpointer, decay=0.3, seed=3)
+        endpointer.close()
+
+
+def _served(endpoint, calls: int) -> Counter[str]:
+    return Counter(endpoint(Context.background(), None) for _ in range(calls))
+
+
+def test_alike_instances_share_the_calls(two) -> None:
+    _, balancer = two
+    served = _served(balancer, 200)
+    assert served["b1"] >= 50 and served["b2"] >= 50, served
+
+
+def test_a_slow_instance_loses_its_calls_and_earns_them_back(two) -> None:
+    knobs, balancer = two
+    _served(balancer, 20)
+    knobs["b1"].delay = 0.2
+    _served(balancer, 20)  # b1 shows it is slow
+    served = _served(balancer, 200)
+    assert served["b1"] <= 20, served  # only the probes that check whether it recovered
+    assert balancer.cost("b1") > balancer.cost("b2")
+
+    knobs["b1"].delay = 0.0
+    deadline = time.monotonic() + 15
+    while True:
+        served = _served(balancer, 100)
+        if served["b1"] >= 25:
+            break
+        assert time.monotonic() < deadline, f"b1 never earned its calls back: {served}"
+
+
+def test_an_instance_that_fails_fast_is_not_taken_for_a_fast_one(two) -> None:
+    knobs, balancer = two
+    knobs["b1"].failing = True
+    call = retry(balancer, attempts=2, backoff=0.001)
+    served = _served(call, 200)
+    assert served == {"b2": 200}  # every failure on b1 was retried on b2
+    assert knobs["b1"].calls <= 60, knobs["b1"].calls  # it was tried now and then, not half
+
+
+def test_a_failing_instance_keeps_its_penalty_even_when_every_call_errors(two) -> None:
+    knobs, balancer = two
+    for name in knobs:
+        knobs[name].failing = True
+    for _ in range(20):
+        with pytest.raises(errors.Unavailable):
+            balancer(Context.background(), None)
+    assert balancer.cost("b1") >= balancer.failure_penalty / 2
+
+
+def test_a_decay_that_is_not_positive_is_refused(two) -> None:
+    _, balancer = two
+    with pytest.raises(ValueError):
+        PeakEWMA(balancer.source, decay=0)
