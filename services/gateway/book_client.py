@@ -56,7 +56,7 @@ class BookClient:
     """The book service: one client endpoint per method of :class:`BookEndpoints`."""
 
     def __init__(self, backend: Backend[BookEndpoints]) -> None:
-        self._get_book = backend.hedged(lambda book: book.get_book)  # a slow try is raced
+        self._get_book = backend.safe(lambda book: book.get_book)
         self._get_books = backend.hedged(lambda book: book.get_books)  # the shelf's lookup
         self._list_books = backend.safe(lambda book: book.list_books)
         self._create_book = backend.once(lambda book: book.create_book)  # not idempotent

@@ -36,6 +36,7 @@ def readers(restore_stack: Stack) -> Iterator[tuple[Stack, list[User], str]]:
         in_stack.set_faults(restore_stack.compose, replica, error_rate=0.0)
     users = [restore_stack.prober(), restore_stack.api.new_user("Reader")]
     yield restore_stack, users, restore_stack.probe_book()
+    restore_stack.restore()  # a replica the test stopped must be back to take the knob
     for replica in BOOK_REPLICAS:
         in_stack.set_faults(restore_stack.compose, replica, error_rate=0.0)
 
