@@ -117,7 +117,7 @@ def _against(comparisons: dict[str, Any], name: str, base: str | None) -> str:
     if base is None or c is None:
         return ""
     of = f" of {base}" if base.startswith("kitcore") else ""
-    return f"{c['throughput_ratio']:.2f}{of} (-{c['throughput_cost']:.0%})"
+    return f"{c['throughput_ratio']:.2f}{of} ({-c['throughput_cost']:+.0%})"  # -24%, or +85%
 
 
 def _chain_middlewares(results: dict[str, Any]) -> str:

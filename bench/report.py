@@ -41,6 +41,9 @@ def load_results(folder: Path) -> dict[str, Any]:
     text = folder / "middleware.txt"
     if text.exists():
         results["middleware"] = parse_middleware(text.read_text())
+    clients = folder / "clients.txt"
+    if clients.exists():
+        results["clients"] = clients.read_text()
     return results
 
 
@@ -125,9 +128,14 @@ def markdown(results: dict[str, Any]) -> str:
         parts += _transport_md(results["transport"])
     if "middleware" in results:
         parts += _middleware_md(results["middleware"])
+    if "clients" in results:
+        parts += ["## Client cost per call (bench/bench_clients.py)", "",
+                  results["clients"].strip(), ""]
     stack = results.get("stack")
     if stack and "skipped" not in stack:
         parts += _stack_md(stack)
+        if "overload" in stack:
+            parts += _overload_md(stack["overload"])
     elif stack:
         parts += ["## Through the stack", "", f"Skipped: {stack['skipped']}.", ""]
     if "profile" in results:
@@ -355,6 +363,28 @@ def _step_row(label: str, s: dict[str, Any]) -> list[Any]:
     return [label, s["rate"], f"{s['throughput_rps']:.0f}", lat.get("p50"), lat.get("p99"),
             lat.get("p99.9"), f"{s['failed_fraction']:.1%}",
             "yes" if s["meets_p99_target"] else "no"]
+
+
+def _overload_md(over: dict[str, Any]) -> list[str]:
+    """The overload step: what was admitted, how fast the rest was refused, the step after."""
+    v, during, after = over["verdict"], over["during"], over["after"]
+    outcomes = [[name, during["errors"].get(name, during["ok"] if name == "ok" else ""),
+                 *(round(q[k], 1) for k in ("p50", "p99", "max"))]
+                for name, q in sorted(during.get("latency_by_outcome_ms", {}).items())]
+    return [
+        "## Overload", "",
+        f"Offered {over['offered_rate']}/s (twice the best rate) for 30 s, open loop, then "
+        f"half that again at once. Admitted {v['admitted_rps']}/s at p99 "
+        f"{_ms(v['admitted_p99_ms'])} ms (target < 100 ms); refused {v['refused']} at p99 "
+        f"{_ms(v['refusal_p99_ms'])} ms (target < 5 ms, 503/429 with Retry-After); other "
+        f"failures {v['other_failures'] or 'none'}; the step after: p99 "
+        f"{after['latency_ms'].get('p99')} ms, {after['failed_fraction']:.1%} failed "
+        f"(recovered: {_yes(v['recovered'])}). Verdict: {_yes(v['met'])}.", "",
+        _table(["outcome", "count", "p50 ms", "p99 ms", "max ms"], outcomes), ""]
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def _stack_md(st: dict[str, Any]) -> list[str]:

@@ -22,17 +22,13 @@ from book.transport_http import make_http_app
 from kitcore import faults, health
 from kitcore.app import App, setup_process
 from kitcore.config import KitConfig
-from kitcore.sql import connect
 
 DEFAULT_DATABASE_URL = "sqlite:///book.db"  # a file in the working directory
-DATABASE_WAIT = 30.0  # seconds to wait for PostgreSQL when the stack starts together
 
 
 def open_store(config: KitConfig) -> BookStore:
     """The catalogue at ``DATABASE_URL``, once it answers: its table made, demo books in."""
-    store = BookStore(connect(config.database_url or DEFAULT_DATABASE_URL, config.service_name))
-    store.wait_until_up(DATABASE_WAIT)
-    store.create_schema()
+    store = BookStore.open(config.database_url or DEFAULT_DATABASE_URL, config.service_name)
     store.seed()
     return store
 

@@ -16,7 +16,6 @@ import logging
 from kitcore import health
 from kitcore.app import App, setup_process
 from kitcore.config import KitConfig
-from kitcore.sql import connect
 from template.endpoints import new_set
 from template.item_log import ItemLog
 from template.service import Items
@@ -25,15 +24,6 @@ from template.transport_grpc import add_to_server
 from template.transport_http import make_http_app
 
 DEFAULT_DATABASE_URL = "sqlite:///template.db"  # a file in the working directory
-DATABASE_WAIT = 30.0  # seconds to wait for PostgreSQL when the stack starts together
-
-
-def open_store(config: KitConfig) -> ItemStore:
-    """The items at ``DATABASE_URL``, once it answers, their table made."""
-    store = ItemStore(connect(config.database_url or DEFAULT_DATABASE_URL, config.service_name))
-    store.wait_until_up(DATABASE_WAIT)
-    store.create_schema()
-    return store
 
 
 def build(config: KitConfig, store: ItemStore | None = None) -> App:
@@ -41,7 +31,8 @@ def build(config: KitConfig, store: ItemStore | None = None) -> App:
 
     ``store`` stands in for the one ``DATABASE_URL`` names (a test's own).
     """
-    store = store or open_store(config)
+    store = store or ItemStore.open(config.database_url or DEFAULT_DATABASE_URL,
+                                    config.service_name)
     # A service middleware: logs what happened in business terms ("item created").
     items = ItemLog(Items(store, config.instance_id), logging.getLogger("template"))
     endpoints = new_set(items, config.request_timeout)

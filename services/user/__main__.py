@@ -15,7 +15,6 @@ from kitcore import faults, health
 from kitcore.app import App, setup_process
 from kitcore.auth import JWTIssuer
 from kitcore.config import KitConfig
-from kitcore.sql import connect
 from user.endpoints import new_set
 from user.service import Accounts
 from user.store import UserStore
@@ -23,16 +22,7 @@ from user.transport_grpc import add_to_server
 from user.transport_http import make_http_app
 
 DEFAULT_DATABASE_URL = "sqlite:///user.db"  # a file in the working directory
-DATABASE_WAIT = 30.0  # seconds to wait for PostgreSQL when the stack starts together
 TOKEN_TTL = 3600  # a login token is valid for one hour
-
-
-def open_store(config: KitConfig) -> UserStore:
-    """The accounts at ``DATABASE_URL``, once it answers, their tables made."""
-    store = UserStore(connect(config.database_url or DEFAULT_DATABASE_URL, config.service_name))
-    store.wait_until_up(DATABASE_WAIT)
-    store.create_schema()
-    return store
 
 
 def build(config: KitConfig, store: UserStore | None = None) -> App:
@@ -40,7 +30,8 @@ def build(config: KitConfig, store: UserStore | None = None) -> App:
 
     ``store`` stands in for the one ``DATABASE_URL`` names (a test's own).
     """
-    store = store or open_store(config)
+    store = store or UserStore.open(config.database_url or DEFAULT_DATABASE_URL,
+                                    config.service_name)
     # The gateway checks the same secret, issuer and audience (KIT_JWT_*).
     issuer = JWTIssuer(config.jwt_secret, "HS256", issuer=config.jwt_issuer,
                        audience=config.jwt_audience, ttl=TOKEN_TTL)

@@ -42,3 +42,10 @@ def test_a_changed_figure_changes_the_page(figures):
 def test_the_page_shows_the_committed_plot(figures):
     assert "../bench/report/latency.png" in pages.links(figures.PAGE)
     assert (BENCH / "report" / "latency.png").stat().st_size > 0
+
+
+def test_a_server_faster_than_its_baseline_reads_as_a_gain(figures):
+    faster = {("granian", "flask"): {"throughput_ratio": 1.85, "throughput_cost": -0.85}}
+    slower = {("kitcore", "flask"): {"throughput_ratio": 0.76, "throughput_cost": 0.24}}
+    assert figures._against(faster, "granian", "flask") == "1.85 (+85%)"
+    assert figures._against(slower, "kitcore", "flask") == "0.76 (-24%)"

@@ -149,17 +149,6 @@ def test_the_gateways_arrows_name_the_transport_its_clients_use(compose, picture
         assert TRANSPORT_WORDS[transport] in labels[(gateway, backend)], (gateway, backend)
 
 
-def test_the_services_box_names_their_ports(compose, picture):
-    chart, names = picture
-    boxes = [(label, members) for label, members in chart.subgraphs.values() if ":" in label]
-    assert boxes, "a box says which ports the services listen on"
-    for label, members in boxes:
-        for node in members:
-            env = _environment(compose[names[node]])
-            assert f"HTTP :{env['KIT_HTTP_PORT']}" in label
-            assert f"gRPC :{env['KIT_GRPC_PORT']}" in label
-
-
 def test_the_reader_refuses_what_it_does_not_understand():
     with pytest.raises(ValueError):
         flowchart.parse("flowchart LR\n    a --- b")

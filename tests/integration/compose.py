@@ -59,9 +59,19 @@ class Compose:
         and on a starved machine a probe can time out while the service is fine
         (``docker exec`` alone has been seen to take 12 s at load 36). Here an
         unhealthy container is waited for like a starting one, up to ``timeout``.
+        ``up -d`` itself gives up when a dependency it waits for is unhealthy
+        at that moment; it is run again until the deadline.
         """
-        self.run("up", "-d", *services, timeout=timeout + 30)
-        self.wait_healthy(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.run("up", "-d", *services, timeout=timeout + 30)
+                break
+            except ComposeError as exc:
+                if "unhealthy" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(2.0)
+        self.wait_healthy(max(1.0, deadline - time.monotonic()))
 
     def wait_healthy(self, timeout: float) -> None:
         """Wait until every container of the project is healthy (or running, if it

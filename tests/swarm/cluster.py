@@ -81,6 +81,13 @@ class Cluster:
         """The host bridge network the nodes share."""
         return self.prefix
 
+    def attach(self) -> None:
+        """Use the running nodes of an earlier run with this ``prefix`` (kept by SWARM_KEEP=1)."""
+        for role in ("manager", "worker-1", "worker-2"):
+            node = Node(f"{self.prefix}-{role}", role)
+            node.address = _address(node.name, self.network)
+            self.nodes.append(node)
+
     def start(self) -> None:
         """Start the three engines and form the swarm."""
         docker("network", "create", "--label", "kitcore.swarm-test=1", self.network)
@@ -89,9 +96,7 @@ class Cluster:
             docker("run", "-d", *NODE_OPTIONS, "--name", node.name, "--hostname", role,
                    "--label", "kitcore.swarm-test=1", "--network", self.network,
                    self.image, f"--host=tcp://0.0.0.0:{ENGINE_PORT}")
-            node.address = docker("inspect", "-f",
-                                  f'{{{{(index .NetworkSettings.Networks "{self.network}")'
-                                  '.IPAddress}}', node.name).strip()
+            node.address = _address(node.name, self.network)
             self.nodes.append(node)
         for node in self.nodes:
             _wait_for_engine(node)
@@ -141,3 +146,8 @@ def _wait_for_engine(node: Node) -> None:
                 logs = docker("logs", "--tail", "30", node.name)
                 raise DockerError(f"{node.name}: engine did not start\n{logs}") from None
             time.sleep(0.5)
+
+
+def _address(container: str, network: str) -> str:
+    return docker("inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{network}")'
+                  '.IPAddress}}', container).strip()

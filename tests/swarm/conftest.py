@@ -4,7 +4,9 @@ Nothing here touches this host's own engine beyond running the three node
 containers: the swarm lives inside them. The stack's images are the ones
 `make images` built for ``KIT_IMAGE_TAG`` (default ``latest``); the nodes'
 image is built by ``scripts/build-images.sh swarm-node`` when missing.
-``SWARM_KEEP=1`` leaves the nodes running after the run, for a look inside.
+``SWARM_KEEP=1`` leaves the nodes running after the run, for a look inside;
+``SWARM_REUSE=<prefix>`` (the nodes' name prefix, kitcore-swarm-xxxxxx) runs
+the tests again on such a kept swarm with its stack already deployed.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from swarm.stack import ROOT, Stack, stack_images, swarm_up
 SETTINGS = {
     # A budget no test reaches: the suite's clients all come from one address.
     "KIT_RATE_LIMIT": "1000/second",
-    # A lost node's instances leave etcd within 5 s.
-    "KIT_REGISTER_TTL": "5",
+    # The stack's default lease: a lost node's instances leave etcd within 10 s.
+    # (5 s, as the compose suite uses, let leases lapse here: keepalives get
+    # TTL/3 to answer, and etcd took longer than 1.7 s at a load average of 100.)
+    "KIT_REGISTER_TTL": "10",
     "GATEWAY_PORT": "8080",
     # Secrets of this run only.
     **{name: secrets.token_hex(20)
@@ -47,6 +51,12 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
     """Three nodes, one manager and two workers, formed into a swarm."""
+    reuse = os.environ.get("SWARM_REUSE")
+    if reuse:
+        cluster = Cluster("", prefix=reuse)
+        cluster.attach()
+        yield cluster
+        return
     image = subprocess.run([str(ROOT / "scripts/build-images.sh"), "swarm-node"], cwd=ROOT,
                            check=True, capture_output=True, text=True).stdout.strip()
     cluster = Cluster(image)
@@ -61,6 +71,8 @@ def cluster() -> Iterator[Cluster]:
 @pytest.fixture(scope="session")
 def stack(cluster: Cluster, tmp_path_factory) -> Stack:
     """The kitcore stack, deployed and converged, its images on every node."""
+    if os.environ.get("SWARM_REUSE"):
+        return Stack(cluster.manager)
     workdir = tmp_path_factory.mktemp("swarm")
     stack_file = workdir / "stack.yml"
     subprocess.run([sys.executable, str(ROOT / "scripts/swarm_stack.py")], cwd=ROOT, check=True,

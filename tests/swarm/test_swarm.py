@@ -50,9 +50,10 @@ class Reader(threading.Thread):
         return sum(n for outcome, n in self.outcomes.items() if outcome != "200")
 
 
-def test_deploy_registers_every_instance(stack: Stack, gateway: Gateway):
+def test_deploy_registers_every_instance(cluster: Cluster, stack: Stack, gateway: Gateway):
+    nodes = len(cluster.nodes)  # the gateway runs on every node
     assert {s: r for s, r in stack.replicas().items() if s in ("book", "user", "gateway")} == {
-        "book": (2, 2), "user": (1, 1), "gateway": (2, 2)}
+        "book": (2, 2), "user": (1, 1), "gateway": (nodes, nodes)}
     eventually(lambda: _assert_count(stack.etcd_keys(BOOKS), 2), timeout=30)
     assert gateway.get("/readyz").status_code == 200
 

@@ -79,6 +79,23 @@ def test_the_limit_never_goes_below_its_minimum():
     assert limiter.limit == 2
 
 
+def test_a_machine_slow_all_over_keeps_its_limit_and_a_queue_on_top_is_still_cut():
+    clock = FakeClock()
+    limiter = _limiter(10, min_limit=2, target_latency=0.05, backoff=0.5, clock=clock)
+    for _ in range(500):
+        _run(limiter, clock, 0.3)  # every call 6x the target: a starved machine
+    cuts_when_slow = limiter.limit
+    for _ in range(200):
+        batch = [limiter.acquire() for _ in range(limiter.limit)]  # busy, all equally slow
+        clock.now += 0.3
+        for started in batch:
+            limiter.release(started)
+    assert limiter.limit == 10, "equally slow calls must not keep the limit down"
+    assert cuts_when_slow < 10  # the first slow calls did cut, before the average learned
+    _run(limiter, clock, 3.0)  # ten times the recent average: a queue
+    assert limiter.limit == 5
+
+
 def test_a_call_that_ran_out_of_time_cuts_the_limit_even_when_quick():
     clock = FakeClock()
     limiter = _limiter(10, backoff=0.5, clock=clock)
@@ -172,3 +189,10 @@ def test_an_endpoint_slow_by_design_cuts_only_past_its_own_target():
     assert limiter.limit == 10
     assert concurrency.concurrency_limit_middleware(limiter)(hashing)(CTX, None) == "hashed"
     assert limiter.limit == 5  # the same call under the limiter's own target is slow
+
+
+def test_without_a_limiter_the_endpoint_is_left_as_it_is():
+    def bare(ctx, request):
+        return "served"
+
+    assert concurrency.concurrency_limit_middleware(None)(bare) is bare

@@ -278,3 +278,12 @@ def test_a_pool_with_no_free_connection_is_unavailable() -> None:
     error = map_error(sa.exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached"), "book")
     assert isinstance(error, DatabaseUnavailable)
     assert error.message == "book's database is unavailable (no free connection)"
+
+
+def test_open_waits_for_the_database_and_makes_the_tables(tmp_path):
+    url = f"sqlite:///{tmp_path / 'opened.db'}"
+    store = ThingStore.open(url, "things", wait=1.0)
+    with store.engine.connect() as conn:
+        for table in (things, links):
+            assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0
+    store.engine.dispose()

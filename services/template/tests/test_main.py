@@ -75,7 +75,7 @@ def test_registers_in_etcd_and_answers_at_the_addresses_it_registered(
 
 
 def test_runs_alone_keeps_writes_over_a_restart_logs_and_counts(tmp_path: Path) -> None:
-    # DEBUG: a log line for successful calls too (at INFO only sampled ones leave one).
+    # Successful calls outside a sampled trace log at DEBUG (tracing is off here).
     server = _template(tmp_path, KIT_ADMIN_PASSWORD="knob-secret", KIT_LOG_LEVEL="DEBUG")
     try:
         server.start()

@@ -98,14 +98,18 @@ class Faults:
             self._engine(f"SIGCONT {service}", lambda: self._signal(service, "SIGCONT"))
         self._paused.pop(service, None)
 
-    def disconnect(self, service: str) -> None:
+    def disconnect(self, service: str) -> bool:
         """Take the container off every network it is on (its peers' packets go nowhere)."""
         container = self._inspect(service)
         links = [_Link(name, tuple(_aliases(net, service)))
                  for name, net in container["NetworkSettings"]["Networks"].items()]
         self._cut[service] = links
-        for link in links:
-            _docker("network", "disconnect", link.network, container["Id"])
+
+        def cut() -> None:
+            for link in links:
+                _docker("network", "disconnect", link.network, container["Id"])
+
+        return self._inject(f"disconnect {service}", cut)
 
     def connect(self, service: str) -> None:
         """Put the container back on its networks under the same aliases."""

@@ -14,11 +14,17 @@ The limit moves by AIMD on latency, the scheme of Netflix's concurrency-limits
 - a call that finishes within ``target_latency`` while the server was using at
   least half its limit adds ``1 / limit`` (about one more slot per limit's
   worth of calls); an idle server does not grow its limit;
-- a call slower than ``target_latency`` (which an endpoint may set for
-  itself), or one that ended in
+- a call slower than its threshold, or one that ended in
   :class:`~kitcore.errors.DeadlineExceeded`, multiplies the limit by
   ``backoff``, once per batch: calls admitted before the last cut cannot cut
   again, so one slow spell costs one cut, not one per call in flight.
+
+The threshold is ``target_latency`` (which an endpoint may set for itself) or
+``tolerance`` times the long-run average latency (an EWMA over about the last
+hundred calls), whichever is larger: the gradient idea of Netflix's
+``Gradient2Limit``. A server whose calls all got slower together (a busy
+machine, a slower disk) moves its own yardstick and keeps its limit; a queue
+building up makes calls slower than their recent average, and that is cut.
 
 The limit stays within ``[min_limit, max_limit]``. ``max_limit`` must stay
 below the server's worker threads: a request waits for a free thread before
@@ -48,6 +54,9 @@ REJECTIONS = Counter(
 )
 """Refused calls per limiter name."""
 
+_AVERAGE_WEIGHT = 0.01
+"""Weight of one call in the long-run average latency (about the last hundred calls)."""
+
 RETRY_AFTER = 1.0
 """Seconds a refused caller is told to wait (``Retry-After``)."""
 
@@ -65,6 +74,7 @@ class ConcurrencyLimiter:
         min_limit: int = 1,
         target_latency: float = 0.05,
         backoff: float = 0.9,
+        tolerance: float = 2.0,
         name: str = "default",
         clock: Clock = time.monotonic,
     ) -> None:
@@ -72,11 +82,16 @@ class ConcurrencyLimiter:
             raise ValueError(f"need 1 <= min_limit ({min_limit}) <= max_limit ({max_limit})")
         if not 0 < backoff < 1:
             raise ValueError(f"backoff must be between 0 and 1, not {backoff}")
+        if tolerance < 1:
+            raise ValueError(f"tolerance must be at least 1, not {tolerance}")
         self.name = name
         self.min_limit = min_limit
         self.max_limit = max_limit
         self.target_latency = target_latency
         self.backoff = backoff
+        self.tolerance = tolerance
+        # The long-run average starts where the target alone decides.
+        self._average = target_latency / tolerance
         self._clock = clock
         self._lock = threading.Lock()
         self._limit = float(max_limit)
@@ -118,11 +133,17 @@ class ConcurrencyLimiter:
         that is slow by design, say).
         """
         now = self._clock()
-        target = self.target_latency if target_latency is None else target_latency
+        latency = now - started
         with self._lock:
             in_flight = self._in_flight
             self._in_flight -= 1
-            if dropped or now - started > target:
+            if target_latency is None:
+                target = max(self.target_latency, self.tolerance * self._average)
+                if not dropped:
+                    self._average += _AVERAGE_WEIGHT * (latency - self._average)
+            else:  # slow by design: its own target, and no say in the average
+                target = target_latency
+            if dropped or latency > target:
                 self._cut(started, now)
             elif in_flight * 2 >= self._limit:
                 self._limit = min(float(self.max_limit), self._limit + 1.0 / self._limit)

@@ -5,8 +5,8 @@ stack (``postgresql+psycopg://...``), a SQLite file when a service runs alone,
 SQLite in memory in tests. :class:`Store` is the base of a service's store: it
 holds the engine, creates the store's tables at start (also when replicas
 start at the same time on one database), pings the database for readiness and
-waits for it at start. The tables and the queries stay in the service's own
-``store.py``.
+waits for it at start; :meth:`Store.open` does all of that at once. The
+tables and the queries stay in the service's own ``store.py``.
 
 A database that is down is not a bug: :func:`map_error` is the one place that
 turns the drivers' well-known failures (connection refused or reset, server
@@ -34,7 +34,7 @@ import select
 import sqlite3
 import sys
 import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import sqlalchemy as sa
 from sqlalchemy.engine import ExceptionContext
@@ -57,6 +57,9 @@ _IN_MEMORY = ("sqlite://", "sqlite:///:memory:")
 _CHECKED_IN = "kitcore_checked_in"  # connection record info: when it went back to the pool
 _SCHEMA_ATTEMPTS = 3
 _WAIT_INTERVAL = 0.5  # seconds between pings while the database starts
+
+DATABASE_WAIT = 30.0
+"""Seconds :meth:`Store.open` waits for the database (PostgreSQL may start with the stack)."""
 
 RETRY_AFTER = 2.0
 """Seconds a client is told to wait (``Retry-After``) when the database is unavailable."""
@@ -198,6 +201,15 @@ class Store:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @classmethod
+    def open(cls, url: str, owner: str = "the service", wait: float = DATABASE_WAIT) -> Self:
+        """The store on ``url`` (see :func:`connect`), once the database answers
+        (within ``wait`` seconds), its tables made."""
+        store = cls(connect(url, owner))
+        store.wait_until_up(wait)
+        store.create_schema()
+        return store
 
     def reading(self) -> sa.Connection:
         """A pooled connection for reads (``with store.reading() as conn:``), in autocommit."""
