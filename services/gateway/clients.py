@@ -58,7 +58,7 @@ class Resilience:
     retry_budget_floor: float = 10.0  # KIT_RETRY_BUDGET_FLOOR: retries per second always allowed
     throttle_k: float = 2.0  # KIT_THROTTLE_K: sends up to K times what the backend accepts
     throttle_window: float = 10.0  # KIT_THROTTLE_WINDOW: seconds of history
-    bulkhead: int = 4  # KIT_BULKHEAD_MAX: calls in flight per backend (of 8 server threads)
+    bulkhead: int = 12  # KIT_BULKHEAD_MAX: calls in flight per backend (of 20 admitted at once)
     balancer: str = "peak_ewma"  # KIT_BALANCER: peak_ewma, round_robin or least_loaded
     balancer_decay: float = 2.0  # KIT_BALANCER_DECAY: seconds for a latency to fade
 

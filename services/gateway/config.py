@@ -28,9 +28,19 @@ from kitcore.config import (
 DEFAULT_REQUEST_TIMEOUT = "3"
 """Seconds a request may take end to end unless ``KIT_REQUEST_TIMEOUT`` says otherwise."""
 
-DEFAULT_CONCURRENCY_LIMIT = "6"
+DEFAULT_HTTP_THREADS = "24"
+"""Worker threads unless ``KIT_HTTP_THREADS`` says otherwise: the gateway mostly waits
+on its backends, and a call to a replica that just vanished waits out its per-try
+timeout, so it needs more threads than a service that works on its own CPU."""
+
+DEFAULT_CONCURRENCY_LIMIT = "20"
 """Requests in flight at most unless ``KIT_CONCURRENCY_LIMIT`` says otherwise: below
-the server's 8 worker threads, so a free thread is always there to refuse the rest."""
+the worker threads, so a free thread is always there to refuse the rest."""
+
+DEFAULT_BULKHEAD = 12
+"""Calls in flight to one backend unless ``KIT_BULKHEAD_MAX`` says otherwise: a slow
+backend can hold at most this many of the concurrency limit's requests, so routes
+that need only the other backend keep the rest."""
 
 DEFAULT_USER_ADDRS = ("127.0.0.1:8081",)
 """Where user answers HTTP when run alone (``KIT_HTTP_PORT=8081 python -m user``)."""
@@ -54,6 +64,7 @@ class GatewayConfig:
     def from_env(cls, environ: Environ = os.environ) -> GatewayConfig:
         """Read the configuration (the gateway serves HTTP only, on 8080 by default)."""
         kit_environ = {"KIT_REQUEST_TIMEOUT": DEFAULT_REQUEST_TIMEOUT,
+                       "KIT_HTTP_THREADS": DEFAULT_HTTP_THREADS,
                        "KIT_CONCURRENCY_LIMIT": DEFAULT_CONCURRENCY_LIMIT, **environ}
         kit = KitConfig.from_env("gateway", kit_environ, http_port=8080)
         return cls(
@@ -81,7 +92,7 @@ def _resilience(environ: Environ) -> Resilience:
         retry_budget_floor=env_float("KIT_RETRY_BUDGET_FLOOR", 10.0, environ, minimum=0.0),
         throttle_k=env_float("KIT_THROTTLE_K", 2.0, environ, minimum=1.0),
         throttle_window=env_float("KIT_THROTTLE_WINDOW", 10.0, environ, minimum=0.1),
-        bulkhead=env_int("KIT_BULKHEAD_MAX", 4, environ, minimum=1),
+        bulkhead=env_int("KIT_BULKHEAD_MAX", DEFAULT_BULKHEAD, environ, minimum=1),
         balancer=balancer,
         balancer_decay=env_float("KIT_BALANCER_DECAY", 2.0, environ, minimum=0.01),
     )

@@ -38,6 +38,7 @@ def test_defaults_let_a_service_run_alone():
     assert config.database_url == ""
     assert config.request_timeout == 5.0
     assert config.shutdown_grace == 10.0
+    assert config.http_threads == 8
 
 
 def test_every_variable_is_read():
@@ -60,6 +61,7 @@ def test_every_variable_is_read():
         "DATABASE_URL": "postgresql+psycopg://kit:kit@postgres/book",
         "KIT_REQUEST_TIMEOUT": "2",
         "KIT_SHUTDOWN_GRACE": "3",
+        "KIT_HTTP_THREADS": "16",
     }
     config = KitConfig.from_env("ignored", environ)
     assert config.service_name == "book"
@@ -76,6 +78,7 @@ def test_every_variable_is_read():
     assert config.log_level == "DEBUG"
     assert config.database_url == "postgresql+psycopg://kit:kit@postgres/book"
     assert (config.request_timeout, config.shutdown_grace) == (2.0, 3.0)
+    assert config.http_threads == 16
 
 
 def test_config_holds_no_setting_only_one_service_or_tracing_reads():
@@ -118,6 +121,7 @@ def test_config_is_frozen():
         ("KIT_LOG_LEVEL", "LOUD"),
         ("KIT_REQUEST_TIMEOUT", "0"),
         ("KIT_SHUTDOWN_GRACE", "-1"),
+        ("KIT_HTTP_THREADS", "0"),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
     ],
 )

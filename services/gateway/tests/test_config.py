@@ -15,6 +15,9 @@ def test_defaults_run_the_gateway_alone():
     assert (cfg.resilience.attempts, cfg.resilience.per_try_timeout) == (3, 1.0)
     assert (cfg.resilience.breaker_fail_max, cfg.resilience.breaker_reset_timeout) == (5, 10.0)
     assert (cfg.kit.http_port, cfg.kit.grpc_port, cfg.kit.request_timeout) == (8080, 0, 3.0)
+    # It waits on backends: more threads than a service, the limit below them.
+    assert cfg.kit.concurrency_limit < cfg.kit.http_threads == 24
+    assert cfg.resilience.bulkhead < cfg.kit.concurrency_limit
 
 
 def test_every_gateway_variable_is_read():

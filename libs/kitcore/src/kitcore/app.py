@@ -51,7 +51,7 @@ from kitcore.transport.grpc_health import add_grpc_health
 _log = logging.getLogger("kitcore.app")
 
 HTTP_THREADS = 8
-"""Waitress worker threads: requests one process serves at once over HTTP."""
+"""Waitress worker threads by default (``KIT_HTTP_THREADS``): requests served at once."""
 
 _CLOSE_RESERVE = 0.5  # seconds of the grace period kept for closing the servers
 
@@ -197,7 +197,7 @@ class App:
         if self._http_app is None or not self.config.http_port:
             return
         self._add_standard_routes(self._http_app)
-        self._http = _HTTPServer(self._http_app, self.config.http_port)
+        self._http = _HTTPServer(self._http_app, self.config.http_port, self.config.http_threads)
         self._http.start()
 
     def _add_standard_routes(self, app: flask.Flask) -> None:
@@ -257,8 +257,8 @@ def _left(deadline: float) -> float:
 class _HTTPServer:
     """Waitress in a background thread, with a stop that lets requests in flight finish."""
 
-    def __init__(self, app: flask.Flask, port: int) -> None:
-        self._server = waitress.create_server(app, host="0.0.0.0", port=port, threads=HTTP_THREADS)
+    def __init__(self, app: flask.Flask, port: int, threads: int = HTTP_THREADS) -> None:
+        self._server = waitress.create_server(app, host="0.0.0.0", port=port, threads=threads)
         self._thread = threading.Thread(target=self._server.run, name="waitress", daemon=True)
 
     def start(self) -> None:

@@ -183,6 +183,7 @@ class KitConfig:
     concurrency_limit: int  # 0: no adaptive concurrency limit
     concurrency_latency: float  # seconds a call may take before the limit shrinks
     shutdown_grace: float
+    http_threads: int  # waitress worker threads: HTTP requests served at once
 
     @property
     def http_address(self) -> str:
@@ -232,4 +233,5 @@ class KitConfig:
                 "KIT_CONCURRENCY_LATENCY", 0.05, environ, minimum=0.001
             ),
             shutdown_grace=env_float("KIT_SHUTDOWN_GRACE", 10.0, environ, minimum=0.0),
+            http_threads=env_int("KIT_HTTP_THREADS", 8, environ, minimum=1),
         )
