@@ -83,8 +83,10 @@ def _concurrency_limiter(limit: int, latency: float) -> ConcurrencyLimiter | Non
     """One limit for all routes; 0 turns it off."""
     if limit == 0:
         return None
+    # Never below half: a fault on one replica slows some calls for a while, and
+    # the other replica can still serve what half the limit admits.
     return ConcurrencyLimiter(
-        limit, min_limit=min(2, limit), target_latency=latency, name="gateway"
+        limit, min_limit=max(1, limit // 2), target_latency=latency, name="gateway"
     )
 
 

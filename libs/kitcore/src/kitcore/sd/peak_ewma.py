@@ -128,7 +128,9 @@ class PeakEWMA(Balancer):
                 others = [s.ewma for i, s in self._stats.items() if i != instance_id]
                 seconds = max(seconds, self.failure_penalty, 4 * max(others, default=0.0))
             stats = self._stats_of(instance_id)
-            stats.in_flight -= 1
+            # Never below zero: an entry forgotten and made again mid-call would
+            # otherwise cost nothing for ever and take every call.
+            stats.in_flight = max(0, stats.in_flight - 1)
             now = self._clock()
             if not (stats.connected or failed):
                 stats.connected = True  # the connection's set-up is not a sample
