@@ -12,12 +12,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import flask
 
 from kitcore.endpoint import Endpoint
+from kitcore.sd import Endpointer, Instance, StaticInstancer
 from kitcore.testing.http_server import ServedApp, serve_in_thread
 from kitcore.transport.http import ClientRequest, HTTPClient
 
@@ -76,3 +77,20 @@ def client_endpoint(url: str, timeout: float = 5.0) -> tuple[Endpoint, HTTPClien
     endpoint = client.endpoint("GET", "/work", lambda _: ClientRequest(),
                                lambda body, headers: body["served_by"])
     return endpoint, client
+
+
+@contextmanager
+def knob_servers(*names: str) -> Iterator[tuple[dict[str, Knobs], Endpointer]]:
+    """Real knob servers by name, and one Endpointer over them (service "svc")."""
+    with ExitStack() as stack:
+        knobs, urls = {}, {}
+        for name in names:
+            knobs[name], served = stack.enter_context(start_knob_server(name))
+            urls[name] = served.url
+        instances = [Instance(name, "svc", url, None, "1", {}) for name, url in urls.items()]
+
+        def factory(instance: Instance) -> tuple[Endpoint, Any]:
+            endpoint, client = client_endpoint(urls[instance.id])
+            return endpoint, client.close
+
+        yield knobs, Endpointer(StaticInstancer(instances), factory)

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
 
 import pytest
-from knob_server import Knobs, client_endpoint, start_knob_server
+from knob_server import Knobs, knob_servers
 from prometheus_client import REGISTRY
 
 from kitcore import errors
 from kitcore.endpoint import Context
 from kitcore.sd import (
-    Endpointer,
-    Instance,
     LatencyTracker,
     RetryBudget,
     RoundRobin,
-    StaticInstancer,
     hedged,
     record_instances,
 )
@@ -31,18 +27,7 @@ def _hedges(backend: str, outcome: str) -> float:
 @pytest.fixture
 def two() -> Iterator[tuple[dict[str, Knobs], RoundRobin]]:
     """Two real servers, b1 and b2, taken in turn by a round robin."""
-    with ExitStack() as stack:
-        knobs, urls = {}, {}
-        for name in ("b1", "b2"):
-            knobs[name], served = stack.enter_context(start_knob_server(name))
-            urls[name] = served.url
-        instances = [Instance(name, "svc", url, None, "1", {}) for name, url in urls.items()]
-
-        def factory(instance: Instance):
-            endpoint, client = client_endpoint(urls[instance.id])
-            return endpoint, client.close
-
-        endpointer = Endpointer(StaticInstancer(instances), factory)
+    with knob_servers("b1", "b2") as (knobs, endpointer):
         yield knobs, RoundRobin(endpointer)
         endpointer.close()
 

@@ -5,31 +5,19 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack
 
 import pytest
-from knob_server import Knobs, client_endpoint, start_knob_server
+from knob_server import Knobs, knob_servers
 
 from kitcore import errors
 from kitcore.endpoint import Context
-from kitcore.sd import Endpointer, Instance, PeakEWMA, StaticInstancer, retry
+from kitcore.sd import PeakEWMA, retry
 
 
 @pytest.fixture
 def two() -> Iterator[tuple[dict[str, Knobs], PeakEWMA]]:
     """Two real servers, fast-1 and fast-2, behind one PeakEWMA (decay 0.3 s)."""
-    with ExitStack() as stack:
-        knobs, urls = {}, {}
-        for name in ("b1", "b2"):
-            knobs[name], served = stack.enter_context(start_knob_server(name))
-            urls[name] = served.url
-        instances = [Instance(name, "svc", url, None, "1", {}) for name, url in urls.items()]
-
-        def factory(instance: Instance):
-            endpoint, client = client_endpoint(urls[instance.id])
-            return endpoint, client.close
-
-        endpointer = Endpointer(StaticInstancer(instances), factory)
+    with knob_servers("b1", "b2") as (knobs, endpointer):
         yield knobs, PeakEWMA(endpointer, decay=0.3, seed=3)
         endpointer.close()
 
