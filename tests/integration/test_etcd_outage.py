@@ -15,7 +15,14 @@ import pytest
 from integration import in_stack
 from integration.api import User
 from integration.polling import eventually, for_seconds
-from integration.stack import BOOK_REPLICAS, EXPECTED_INSTANCES, PREFIX, REGISTER_TTL, Stack
+from integration.stack import (
+    BOOK_REPLICAS,
+    EXPECTED_INSTANCES,
+    PREFIX,
+    REGISTER_TTL,
+    USER_REPLICAS,
+    Stack,
+)
 
 TTL = REGISTER_TTL
 OUTAGE = TTL + 2
@@ -24,7 +31,7 @@ OUTAGE = TTL + 2
 REREGISTER_WAIT = 30.0
 """Seconds for etcd to start and every instance to register again."""
 
-SERVICES = (*BOOK_REPLICAS, "user", "gateway", "gateway-2")
+SERVICES = (*BOOK_REPLICAS, *USER_REPLICAS, "gateway", "gateway-2")
 
 
 def _serves_both_backends(stack: Stack, user: User, book: str) -> None:

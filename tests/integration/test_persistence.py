@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from integration.api import User
 from integration.polling import eventually
-from integration.stack import BOOK_REPLICAS, Stack
+from integration.stack import BOOK_REPLICAS, USER_REPLICAS, Stack
 
 DB_RECOVERY_WAIT = 60.0
 """Seconds for PostgreSQL to restart and the services to reconnect."""
@@ -57,7 +57,7 @@ def test_books_and_users_survive_restarts(restore_stack: Stack) -> None:
     assert shelved.status_code == 200, shelved.text
     expected = {**created, "stock": 10}
 
-    stack.compose.restart(*BOOK_REPLICAS, "user")
+    stack.compose.restart(*BOOK_REPLICAS, *USER_REPLICAS)
     stack.wait_registered(timeout=60)
     stack.wait_serving(timeout=60)
     assert _book_everywhere(stack, user, created["id"]) == expected

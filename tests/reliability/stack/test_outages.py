@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 from integration.api import User
-from integration.stack import Stack
+from integration.stack import USER_REPLICAS, Stack
 from reliability.stack import scenario
 from reliability.stack.faults import Faults
 from reliability.stack.load import Load, Outcome
@@ -52,8 +52,6 @@ RECOVERY_LIMIT = 30.0
 
 REREGISTER_LIMIT = 10.0
 """Seconds every instance may take to be registered again after etcd runs again."""
-
-USER_REPLICAS = ("user", "user-2")
 
 ROUTES = ("book", "shelf", "stock")
 """A read, a fan-out read and a write: each must work again after every outage."""

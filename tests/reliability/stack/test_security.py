@@ -26,8 +26,8 @@ from kitcore.config import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER
 PUBLISHED = {("gateway", "8080/tcp"), ("jaeger", "16686/tcp"), ("prometheus", "9090/tcp")}
 """(compose service, container port) of everything the stack may publish to the host."""
 
-PYTHON_SERVICES = ("book-1", "book-2", "user", "gateway", "gateway-2")
-ADMIN_SERVICES = ("book-1", "book-2", "user")
+PYTHON_SERVICES = ("book-1", "book-2", "user", "user-2", "gateway", "gateway-2")
+ADMIN_SERVICES = ("book-1", "book-2", "user", "user-2")
 """The services with the ``/admin/faults`` route (the demo knobs)."""
 
 SECRET_VARIABLES = ("KIT_JWT_SECRET", "KIT_ADMIN_PASSWORD", "POSTGRES_PASSWORD", "DATABASE_URL")
