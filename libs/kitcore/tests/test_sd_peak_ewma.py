@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -50,6 +51,36 @@ def test_a_slow_instance_loses_its_calls_and_earns_them_back(two) -> None:
         if served["b1"] >= 25:
             break
         assert time.monotonic() < deadline, f"b1 never earned its calls back: {served}"
+
+
+def test_an_instance_whose_call_hangs_gets_no_more_calls_meanwhile(two) -> None:
+    """A paused instance has not answered, so its latency has decayed to nothing;
+    the age of the call it holds is what makes it dear."""
+    knobs, balancer = two
+    _served(balancer, 20)
+    answered = knobs["b1"].calls
+    knobs["b1"].gate.clear()  # b1 takes calls and answers none
+    hung = threading.Thread(
+        target=lambda: balancer.call(Context.background().with_timeout(5), None, exclude={"b2"}))
+    hung.start()
+    try:
+        deadline = time.monotonic() + 5
+        while knobs["b1"].calls == answered:
+            assert time.monotonic() < deadline, "the hung call never reached b1"
+            time.sleep(0.01)
+        time.sleep(0.5)  # longer than the decay: b1's last answer has faded
+        reached = knobs["b1"].calls
+        served: Counter[str] = Counter()
+        for _ in range(100):
+            try:
+                served[balancer(Context.background().with_timeout(0.2), None)] += 1
+            except errors.DeadlineExceeded:
+                served["timed out"] += 1
+        assert served == {"b2": 100}, served
+        assert knobs["b1"].calls == reached
+    finally:
+        knobs["b1"].gate.set()
+        hung.join()
 
 
 def test_an_instance_that_fails_fast_is_not_taken_for_a_fast_one(two) -> None:

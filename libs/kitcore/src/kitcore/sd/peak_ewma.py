@@ -5,9 +5,14 @@ average of its call latency that jumps up at once to a slower observation
 (the peak) and comes down gradually with faster ones. Of two instances picked
 at random it calls the cheaper, the cost being::
 
-    latency * exp(-idle / decay) * (calls in flight + 1)
+    max(latency * exp(-idle / decay), age of its oldest call in flight) * (calls in flight + 1)
 
-``idle`` being the seconds since the instance last answered. Two costs within
+``idle`` being the seconds since the instance last answered. The age of the
+oldest call still in flight is a latency the instance has already shown: an
+instance that stopped answering (paused, cut off the network) grows dearer
+with every millisecond its calls hang, instead of looking idle and cheap
+while its latency decays, and so stops taking calls long before they fill
+the caller's threads. Two costs within
 a factor ``2`` of each other (``similar``) count as equal, and one of the two is
 chosen at random: instances that serve alike share the calls evenly, and only
 one clearly slower loses them. The decay lets an
@@ -28,12 +33,13 @@ instance serves.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kitcore import errors
@@ -51,8 +57,13 @@ class _Latency:
 
     ewma: float
     stamp: float
-    in_flight: int = 0
+    pending: dict[int, float] = field(default_factory=dict)  # call -> when it was sent
     connected: bool = False  # answered once: its latencies are samples from now on
+
+    @property
+    def in_flight(self) -> int:
+        """Calls sent to the instance and not answered yet."""
+        return len(self.pending)
 
 
 class PeakEWMA(Balancer):
@@ -77,6 +88,7 @@ class PeakEWMA(Balancer):
         self._random = random.Random(seed)
         self._clock = clock
         self._stats: dict[str, _Latency] = {}
+        self._calls = itertools.count()
         self._lock = threading.Lock()
 
     def cost(self, instance_id: str) -> float:
@@ -88,8 +100,10 @@ class PeakEWMA(Balancer):
         stats = self._stats.get(instance_id)
         if stats is None:
             return _FLOOR
-        decayed = stats.ewma * math.exp(-(now - stats.stamp) / self.decay)
-        return (decayed + _FLOOR) * (stats.in_flight + 1)
+        latency = stats.ewma * math.exp(-(now - stats.stamp) / self.decay)
+        if stats.pending:
+            latency = max(latency, now - min(stats.pending.values()))
+        return (latency + _FLOOR) * (stats.in_flight + 1)
 
     def _choose(self, entries: list[tuple[Instance, Endpoint]]) -> tuple[Instance, Endpoint]:
         with self._lock:
@@ -102,11 +116,12 @@ class PeakEWMA(Balancer):
                     self._cost(second[0].id, now) * self.similar < self._cost(first[0].id, now)
                 )
                 chosen = second if clearly_cheaper else first
-            self._stats_of(chosen[0].id).in_flight += 1
         return chosen
 
     def _invoke(self, instance: Instance, endpoint: Endpoint, ctx: Context, request: Any) -> Any:
-        started = self._clock()
+        with self._lock:
+            call, started = next(self._calls), self._clock()
+            self._stats_of(instance.id).pending[call] = started
         failed = False
         try:
             return endpoint(ctx, request)
@@ -114,7 +129,7 @@ class PeakEWMA(Balancer):
             failed = not errors.is_client_error(error)
             raise
         finally:
-            self._observe(instance.id, self._clock() - started, failed)
+            self._observe(instance.id, call, self._clock() - started, failed)
 
     def _stats_of(self, instance_id: str) -> _Latency:
         stats = self._stats.get(instance_id)
@@ -122,15 +137,13 @@ class PeakEWMA(Balancer):
             stats = self._stats[instance_id] = _Latency(ewma=0.0, stamp=self._clock())
         return stats
 
-    def _observe(self, instance_id: str, seconds: float, failed: bool) -> None:
+    def _observe(self, instance_id: str, call: int, seconds: float, failed: bool) -> None:
         with self._lock:
             if failed:
                 others = [s.ewma for i, s in self._stats.items() if i != instance_id]
                 seconds = max(seconds, self.failure_penalty, 4 * max(others, default=0.0))
             stats = self._stats_of(instance_id)
-            # Never below zero: an entry forgotten and made again mid-call would
-            # otherwise cost nothing for ever and take every call.
-            stats.in_flight = max(0, stats.in_flight - 1)
+            stats.pending.pop(call, None)
             now = self._clock()
             if not (stats.connected or failed):
                 stats.connected = True  # the connection's set-up is not a sample
