@@ -47,6 +47,11 @@ def _health(port: int) -> int:
 
 
 def _grpc_work(port: int, sleep_ms: int = 0, timeout: float = 10.0) -> dict:
+    return _grpc_work_call(port, sleep_ms, timeout)[0]
+
+
+def _grpc_work_call(port: int, sleep_ms: int = 0, timeout: float = 10.0) -> tuple[dict, dict]:
+    """The reply of a Work call and its trailing metadata."""
     request = struct_pb2.Struct()
     request.update({"sleep_ms": sleep_ms})
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -55,8 +60,8 @@ def _grpc_work(port: int, sleep_ms: int = 0, timeout: float = 10.0) -> dict:
             request_serializer=struct_pb2.Struct.SerializeToString,
             response_deserializer=struct_pb2.Struct.FromString,
         )
-        reply = call(request, timeout=timeout)
-    return dict(reply)
+        reply, done = call.with_call(request, timeout=timeout)
+    return dict(reply), dict(done.trailing_metadata())
 
 
 def _refused(port: int) -> bool:
@@ -98,6 +103,11 @@ def test_serves_both_transports_with_health(app):
     assert requests.get(f"{base}/readyz", timeout=5).status_code == 200
     assert _grpc_work(config.grpc_port, 1) == {"slept_ms": 1.0}
     assert _health(config.grpc_port) == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_grpc_answers_name_the_instance(app):
+    _, trailing = _grpc_work_call(app.config.grpc_port)
+    assert trailing["x-served-by"] == app.config.instance_id != ""
 
 
 def test_draining_makes_both_health_checks_say_not_ready(app):

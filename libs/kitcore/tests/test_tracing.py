@@ -31,6 +31,7 @@ from kitcore.transport import http as khttp
 from kitcore.transport import instrument
 
 SERVICE = "kitcore.test.Echo"
+GRPC_INSTANCE = "echo-1"
 
 # --- configuration ------------------------------------------------------------------
 
@@ -162,7 +163,7 @@ def grpc_target(exporter):
     )
     served = serve_grpc(lambda server: server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(SERVICE, {"Echo": handler}),)
-    ), max_workers=2)
+    ), max_workers=2, served_by=GRPC_INSTANCE)
     yield served.address
     served.stop()
 
@@ -222,7 +223,8 @@ def test_http_to_grpc_hop_is_one_trace(exporter, gateway):
 
 
 def test_grpc_replies_carry_the_trace_id_in_trailing_metadata(exporter, grpc_target):
-    """As HTTP's X-Trace-Id: a success and an error each name their own trace."""
+    """As HTTP's X-Trace-Id: a success and an error each name their own trace, beside
+    the instance that answered."""
     exporter.clear()
     with kgrpc.new_channel(grpc_target) as channel:
         stub = channel.unary_unary(
@@ -243,6 +245,7 @@ def test_grpc_replies_carry_the_trace_id_in_trailing_metadata(exporter, grpc_tar
     assert failed.value.code() == grpc.StatusCode.NOT_FOUND
     assert error[kgrpc.ERROR_CODE_KEY] == "not_found"
     assert len(ok["x-trace-id"]) == 32 and ok["x-trace-id"] != error["x-trace-id"]
+    assert ok["x-served-by"] == error["x-served-by"] == GRPC_INSTANCE  # both, side by side
     assert {ok["x-trace-id"], error["x-trace-id"]} <= served
     assert rebuilt.value.headers == {}  # the trace id is not an error header
 

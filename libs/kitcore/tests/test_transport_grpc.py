@@ -20,6 +20,7 @@ from kitcore.testing.process import free_port
 from kitcore.transport import grpc as kgrpc
 
 SERVICE = "kitcore.test.Echo"
+INSTANCE = "echo-1"
 
 
 class BookNotFound(errors.NotFound):
@@ -100,7 +101,7 @@ def served():
     }
     served = serve_grpc(lambda server: server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(SERVICE, handlers),)
-    ))
+    ), served_by=INSTANCE)
     channel = kgrpc.new_channel(served.address)
     yield recorder, channel
     channel.close()
@@ -225,7 +226,74 @@ def test_malformed_bytes_to_a_streaming_method_answer_invalid_argument(served):
     assert failed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
+def test_a_reply_names_the_instance_in_trailing_metadata(served):
+    _, channel = served
+    _, call = _method(channel).with_call(_to_struct({}))
+    assert (kgrpc.SERVED_BY_KEY, INSTANCE) in call.trailing_metadata()
+
+
+@pytest.mark.parametrize(
+    ("name", "request_"),
+    [("Echo", {"rate_limited": True}), ("Echo", {"bad": 1}), ("Plain", {})],
+    ids=["endpoint error", "refused request", "handler's own abort"],
+)
+def test_an_error_names_the_instance_beside_its_own_metadata(served, name, request_):
+    _, channel = served
+    with pytest.raises(grpc.RpcError) as raw:
+        _method(channel, name)(_to_struct(request_))
+    trailing = dict(raw.value.trailing_metadata())
+    assert trailing[kgrpc.SERVED_BY_KEY] == INSTANCE
+    if name == "Echo":
+        assert kgrpc.ERROR_CODE_KEY in trailing  # added to, not replaced
+
+
+def test_malformed_bytes_and_streams_name_the_instance_too(served):
+    _, channel = served
+    with pytest.raises(grpc.RpcError) as malformed:
+        channel.unary_unary(f"/{SERVICE}/Echo")(b"\xff\xff\xff\xff")
+    streamed = channel.unary_stream(
+        f"/{SERVICE}/Stream", request_serializer=struct_pb2.Struct.SerializeToString,
+        response_deserializer=struct_pb2.Struct.FromString,
+    )(_to_struct({}))
+    list(streamed)
+    assert (kgrpc.SERVED_BY_KEY, INSTANCE) in malformed.value.trailing_metadata()
+    assert (kgrpc.SERVED_BY_KEY, INSTANCE) in streamed.trailing_metadata()
+
+
+def test_a_server_without_an_instance_id_names_none():
+    served = serve_grpc(lambda server: server.add_generic_rpc_handlers((
+        grpc.method_handlers_generic_handler(SERVICE, {"Echo": grpc.unary_unary_rpc_method_handler(
+            kgrpc.Handler(_Recorder(), _decode, _to_struct),
+            request_deserializer=struct_pb2.Struct.FromString,
+            response_serializer=struct_pb2.Struct.SerializeToString,
+        )}),
+    )))
+    try:
+        with kgrpc.new_channel(served.address) as channel:
+            _, call = _method(channel).with_call(_to_struct({}))
+        assert kgrpc.SERVED_BY_KEY not in dict(call.trailing_metadata())
+    finally:
+        served.stop()
+
+
 # --- client endpoint --------------------------------------------------------------------
+
+
+def test_the_client_records_which_instance_answered(served):
+    _, channel = served
+    ctx, served_by = kgrpc.record_served_by(Context())
+    _client(channel)(ctx, {})
+    with pytest.raises(errors.RateLimited) as failed:
+        _client(channel)(ctx, {"rate_limited": True})
+    assert served_by == [INSTANCE, INSTANCE]
+    assert failed.value.headers == {"ratelimit-limit": "20"}  # not an error header
+
+
+def test_the_client_records_nothing_unless_asked(served):
+    _, channel = served
+    ctx = Context()
+    _client(channel)(ctx, {})
+    assert ctx.value(kgrpc.SERVED_BY) is None
 
 
 def test_status_without_kit_code_maps_by_grpc_code(served):

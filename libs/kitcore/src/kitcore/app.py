@@ -24,7 +24,10 @@ what is its own. Before serving, the app adds to the Flask app ``/healthz`` and
 ``/readyz`` (answering from the readiness), ``/metrics``, ``/admin/faults``
 (when given fault settings; basic auth with the config's admin user and
 password) and server spans when tracing is on, each unless the app already has
-it; and to the gRPC server the standard gRPC health service.
+it; and to the gRPC server the standard gRPC health service. Every gRPC answer
+names the instance (``KIT_INSTANCE_ID``) in the trailing metadata
+``x-served-by``; a service's Flask app does the same in ``X-Served-By`` when
+made with ``http.new_app(name, served_by=config.instance_id)``.
 """
 
 from __future__ import annotations
@@ -186,7 +189,7 @@ class App:
     def _start_grpc(self) -> None:
         if self._grpc_register is None or not self.config.grpc_port:
             return
-        server = new_server(interceptors=self._interceptors)
+        server = new_server(interceptors=self._interceptors, served_by=self.config.instance_id)
         self._grpc_register(server)
         add_grpc_health(server, self.readiness)
         server.add_insecure_port(f"0.0.0.0:{self.config.grpc_port}")

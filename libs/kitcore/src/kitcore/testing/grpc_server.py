@@ -37,10 +37,12 @@ class ServedGRPC(NamedTuple):
 
 
 def serve_grpc(
-    register: Callable[[grpc.Server], None], host: str = "127.0.0.1", max_workers: int = 4
+    register: Callable[[grpc.Server], None], host: str = "127.0.0.1", max_workers: int = 4,
+    *, served_by: str | None = None,
 ) -> ServedGRPC:
-    """Start a gRPC server with what ``register`` adds, on a free port of ``host``."""
-    server = new_server(max_workers=max_workers)
+    """Start a gRPC server with what ``register`` adds, on a free port of ``host``;
+    its answers name ``served_by`` in ``x-served-by`` when given."""
+    server = new_server(max_workers=max_workers, served_by=served_by)
     register(server)
     port = server.add_insecure_port(f"{host}:0")
     server.start()

@@ -11,13 +11,16 @@ in the trailing metadata ``x-trace-id`` (HTTP's ``X-Trace-Id``).
 
 Client side, :class:`ClientEndpoint` wraps a stub method as an Endpoint: the
 call's timeout follows the Context's deadline, and a failed call raises the
-same kind of KitError the server raised.
+same kind of KitError the server raised. A caller that wants to know which
+instance answered passes a context made by :func:`record_served_by` and reads
+the list it returns.
 
 :func:`new_server` builds a :class:`~kitcore.transport.grpc_server.KitServer`:
 bytes that do not parse as the request message answer INVALID_ARGUMENT
-(grpcio alone answers INTERNAL), and each call gets a server span when
-tracing is on -- both arranged once, when a servicer is added, so no
-interceptor runs per call.
+(grpcio alone answers INTERNAL), each call gets a server span when tracing is
+on, and, given ``served_by``, every answer names the instance in the trailing
+metadata ``x-served-by`` (HTTP's ``X-Served-By``) -- all arranged once, when a
+servicer is added, so no interceptor runs per call.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import grpc
 
 from kitcore import errors, log, tracing
 from kitcore.endpoint import Context, Endpoint
-from kitcore.transport.grpc_server import KitServer
+from kitcore.transport.grpc_server import SERVED_BY_KEY, KitServer, add_trailing_metadata
 
 ERROR_CODE_KEY = "kit-error-code"
 """Trailing metadata key that names the error's kind (its JSON code)."""
@@ -44,6 +47,11 @@ RETRY_AFTER_KEY = "retry-after"
 
 TRACE_ID_KEY = "x-trace-id"
 """Trailing metadata key with the trace id of the call, when tracing is on."""
+
+SERVED_BY = "kitcore.transport.grpc.served_by"
+"""Context value key: a list that client calls append the answering instance's
+``x-served-by`` to (see :func:`record_served_by`)."""
+
 
 _NO_DEADLINE = 1e9  # grpcio reports "no deadline" as a huge time_remaining()
 _log = logging.getLogger(__name__)
@@ -94,7 +102,7 @@ class Handler:
             abort(context, known)
         trace = trace_metadata()
         if trace:
-            context.set_trailing_metadata(trace)
+            add_trailing_metadata(context, trace)
         return reply
 
 
@@ -114,7 +122,7 @@ def context_from_grpc(context: grpc.ServicerContext) -> Context:
 
 def abort(context: grpc.ServicerContext, error: errors.KitError) -> NoReturn:
     """End the call with the status of ``error``'s kind and its trailing metadata."""
-    context.set_trailing_metadata(error_metadata(error) + trace_metadata())
+    add_trailing_metadata(context, error_metadata(error) + trace_metadata())
     context.abort(getattr(grpc.StatusCode, error.wire.grpc_code), error.message)
     raise AssertionError("context.abort returned")  # pragma: no cover
 
@@ -143,23 +151,32 @@ def _reject(context: grpc.ServicerContext, name: str, error: errors.KitError) ->
 
 
 def new_server(
-    max_workers: int = 16, interceptors: Sequence[grpc.ServerInterceptor] = ()
+    max_workers: int = 16, interceptors: Sequence[grpc.ServerInterceptor] = (), *,
+    served_by: str | None = None,
 ) -> grpc.Server:
     """A grpcio server on a thread pool (:class:`~kitcore.transport.grpc_server.KitServer`).
 
     Malformed request bytes answer INVALID_ARGUMENT, every call but health
-    checks gets a server span when tracing is on, and ``interceptors`` run
-    first. SO_REUSEPORT is off, so binding a port that is taken fails
-    instead of sharing it silently.
+    checks gets a server span when tracing is on, every answer names
+    ``served_by`` (an instance id) in ``x-served-by`` when given, and
+    ``interceptors`` run first. SO_REUSEPORT is off, so binding a port that
+    is taken fails instead of sharing it silently.
     """
     return KitServer(grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         interceptors=list(interceptors),
         options=[("grpc.so_reuseport", 0)],
-    ), _reject)
+    ), _reject, served_by)
 
 
 # --- client -------------------------------------------------------------------------
+
+
+def record_served_by(ctx: Context) -> tuple[Context, list[str]]:
+    """A context whose gRPC client calls append to the returned list the instance that
+    answered each of them, as its ``x-served-by`` names it ("" if it names none)."""
+    served_by: list[str] = []
+    return ctx.with_value(SERVED_BY, served_by), served_by
 
 
 def new_channel(target: str, options: Sequence[tuple[str, Any]] = ()) -> grpc.Channel:
@@ -173,6 +190,8 @@ class ClientEndpoint:
     ``encode(request)`` builds the request message, ``decode(reply)`` the
     response. The call's timeout is ``min(ctx.remaining(), timeout)``; the
     metadata named in ``forward`` (``x-request-id`` by default) is passed on.
+    The instance that answered, errors too, is appended to ``ctx.value(SERVED_BY)``
+    when the caller put a list there (:func:`record_served_by`).
     """
 
     def __init__(
@@ -199,13 +218,26 @@ class ClientEndpoint:
             timeout = min(timeout, remaining)
         metadata = [(name, ctx.metadata[name]) for name in self._forward if name in ctx.metadata]
         message = self._encode(request)
+        served_by = ctx.value(SERVED_BY)
         try:
-            reply = self._call(message, timeout=timeout, metadata=metadata)
+            reply, call = self._call.with_call(message, timeout=timeout, metadata=metadata)
         except grpc.RpcError as exc:
+            if served_by is not None and isinstance(exc, grpc.Call):
+                served_by.append(_served_by(exc))
             raise error_from_rpc(exc) from None
         except ValueError as exc:  # grpcio: "Cannot invoke RPC on closed channel!"
             raise errors.NotSent(f"channel closed: {exc}") from None
+        if served_by is not None:
+            served_by.append(_served_by(call))
         return self._decode(reply)
+
+
+def _served_by(call: grpc.Call) -> str:
+    """The ``x-served-by`` of a finished call's trailing metadata, "" without one."""
+    for key, value in call.trailing_metadata() or ():
+        if key == SERVED_BY_KEY and isinstance(value, str):
+            return value
+    return ""
 
 
 _NOT_CONNECTED = "failed to connect to all addresses"
@@ -220,6 +252,7 @@ def error_from_rpc(exc: grpc.RpcError) -> errors.KitError:
     trailing = {key.lower(): value for key, value in metadata if isinstance(value, str)}
     kind_code = trailing.pop(ERROR_CODE_KEY, None)
     trailing.pop(TRACE_ID_KEY, None)  # the caller's own trace: not the error's header
+    trailing.pop(SERVED_BY_KEY, None)  # read through record_served_by, not a header
     retry_after = _seconds(trailing.pop(RETRY_AFTER_KEY, None))
     if code == grpc.StatusCode.UNAVAILABLE and _NOT_CONNECTED in details:
         # gRPC core's words for "no connection could be made": the call never left.

@@ -18,6 +18,7 @@ from kitcore.transport.http_decode import (
 )
 from kitcore.transport.http_server import (
     REMOTE_ADDR_KEY,
+    SERVED_BY_HEADER,
     TIMEOUT_HEADER,
     TRACE_ID_HEADER,
     context_from_request,
@@ -30,6 +31,7 @@ from kitcore.transport.http_server import (
 
 __all__ = [
     "REMOTE_ADDR_KEY",
+    "SERVED_BY_HEADER",
     "TIMEOUT_HEADER",
     "TRACE_ID_HEADER",
     "ClientRequest",

@@ -51,6 +51,9 @@ TIMEOUT_HEADER = "X-Request-Timeout"
 TRACE_ID_HEADER = spans.TRACE_ID_HEADER
 """Response header with the trace id of the request, when tracing is on."""
 
+SERVED_BY_HEADER = "X-Served-By"
+"""Response header naming the instance that answered (see :func:`new_app`)."""
+
 REMOTE_ADDR_KEY = "remote-addr"
 """Metadata key holding the address of the peer that sent the request."""
 
@@ -72,7 +75,8 @@ def new_app(
     """A Flask app for service ``name`` whose errors are all JSON error bodies.
 
     ``served_by`` (an instance id), when given, is written as ``X-Served-By``
-    on every response.
+    on every response, errors too: a service passes its ``KIT_INSTANCE_ID``,
+    so the answer names the instance while the body holds only its data.
     """
     app = flask.Flask(name)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
@@ -99,7 +103,7 @@ class _Arrival:
     def __init__(self, app: flask.Flask, served_by: str | None) -> None:
         self.flask_app = app
         self.app = app.wsgi_app
-        self.header = ("X-Served-By", served_by) if served_by else None
+        self.header = (SERVED_BY_HEADER, served_by) if served_by else None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         environ[_STARTED_KEY] = time.perf_counter()
