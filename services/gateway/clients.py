@@ -17,6 +17,12 @@ method into one endpoint with :meth:`Backend.safe`, :meth:`Backend.patient`,
 outermost first::
 
     retry (within the budget) -> [hedge] -> bulkhead -> throttle -> balancer -> breaker -> wire
+
+Such an endpoint answers a :class:`~gateway.service.Served`: the decoded reply
+and the instance that gave it. Discovery names it, not the backend's reply:
+the balancer records each instance it tries (:func:`kitcore.sd.record_instances`),
+and the one that answered is the last (a retry tries after the failed ones; a
+hedge puts the try that answered first last).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from gateway.service import Served
 from kitcore import errors, sd
 from kitcore.bulkhead import Bulkhead
 from kitcore.circuitbreaker import Breaker
@@ -186,14 +193,15 @@ class Backend(Generic[Methods]):
 
 
 def _attributed(service: str) -> Middleware:
-    """Say which backend failed ("book unavailable: ..." rather than a bare socket
-    error), and which instance answered an error (``X-Served-By`` on the error)."""
+    """Say which instance answered: a reply becomes a :class:`Served`, an error gets
+    ``X-Served-By``; and which backend failed ("book unavailable: ..." rather than a
+    bare socket error)."""
 
     def wrap(next_endpoint: Endpoint) -> Endpoint:
-        def endpoint(ctx: Context, request: Any) -> Any:
+        def endpoint(ctx: Context, request: Any) -> Served[Any]:
             ctx, tried = sd.record_instances(ctx)
             try:
-                return next_endpoint(ctx, request)
+                return Served(next_endpoint(ctx, request), tried[-1].id if tried else "")
             except (errors.Unavailable, errors.DeadlineExceeded) as error:
                 what = "unavailable" if isinstance(error, errors.Unavailable) else "timed out"
                 raise type(error)(f"{service} {what}: {error.message}",

@@ -9,15 +9,20 @@ still returned, degraded to its ids (see :meth:`GatewayService.get_shelf`).
 Nothing here knows about HTTP, gRPC or discovery: the backends are any objects
 with the methods of :class:`UserBackend` and :class:`BookBackend` (in the
 running gateway, balanced and retried remote endpoints; see ``clients.py``).
+Each answers a :class:`Served`: its value, and the instance that answered,
+which the public API names.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from kitcore import errors
 from kitcore.endpoint import Context
+
+T = TypeVar("T")
+"""What a backend answered: a user, a book, a page of books ..."""
 
 
 @dataclass(frozen=True)
@@ -41,46 +46,35 @@ class Book:
 
 
 @dataclass(frozen=True)
-class UserReply:
-    """One user and the user instance that answered."""
-
-    user: User
-    served_by: str
-
-
-@dataclass(frozen=True)
-class TokenReply:
-    """A signed access token and the user instance that issued it."""
+class Token:
+    """A signed access token, valid for ``expires_in`` seconds."""
 
     access_token: str
     token_type: str
     expires_in: int
-    served_by: str
 
 
 @dataclass(frozen=True)
-class ShelfReply:
-    """The ids of the books on a user's shelf and the user instance that answered."""
+class Shelf:
+    """The ids of the books on a user's shelf, in the order they were put there."""
 
     user_id: str
     book_ids: list[str]
-    served_by: str
 
 
 @dataclass(frozen=True)
-class BookReply:
-    """One book and the book instance that answered."""
-
-    book: Book
-    served_by: str
-
-
-@dataclass(frozen=True)
-class BooksReply:
-    """Several books, the next page (None on the last) and the book instance that answered."""
+class BookPage:
+    """A page of books; ``next_page`` is None on the last page."""
 
     items: list[Book]
     next_page: int | None
+
+
+@dataclass(frozen=True)
+class Served(Generic[T]):
+    """A backend's answer and the instance that gave it, as discovery names it."""
+
+    value: T
     served_by: str
 
 
@@ -113,40 +107,44 @@ class BookNotFound(errors.NotFound):
 class UserBackend(Protocol):
     """What the gateway needs from the user service."""
 
-    def create_user(self, ctx: Context, name: str, email: str, password: str) -> UserReply:
+    def create_user(
+        self, ctx: Context, name: str, email: str, password: str
+    ) -> Served[User]:
         """Sign a user up."""
 
-    def get_user(self, ctx: Context, user_id: str) -> UserReply:
+    def get_user(self, ctx: Context, user_id: str) -> Served[User]:
         """One user by id."""
 
-    def login(self, ctx: Context, email: str, password: str) -> TokenReply:
+    def login(self, ctx: Context, email: str, password: str) -> Served[Token]:
         """Check a password and get a signed token."""
 
-    def get_shelf(self, ctx: Context, user_id: str) -> ShelfReply:
+    def get_shelf(self, ctx: Context, user_id: str) -> Served[Shelf]:
         """The ids of the books on a user's shelf."""
 
-    def add_to_shelf(self, ctx: Context, user_id: str, book_id: str) -> ShelfReply:
+    def add_to_shelf(self, ctx: Context, user_id: str, book_id: str) -> Served[Shelf]:
         """Put a book on a user's shelf (idempotent)."""
 
 
 class BookBackend(Protocol):
     """What the gateway needs from the book service."""
 
-    def get_book(self, ctx: Context, book_id: str) -> BookReply:
+    def get_book(self, ctx: Context, book_id: str) -> Served[Book]:
         """One book by id."""
 
-    def get_books(self, ctx: Context, book_ids: list[str]) -> BooksReply:
+    def get_books(self, ctx: Context, book_ids: list[str]) -> Served[list[Book]]:
         """Several books by id, in the order asked; unknown ids are left out."""
 
-    def list_books(self, ctx: Context, author: str, page: int, page_size: int) -> BooksReply:
+    def list_books(
+        self, ctx: Context, author: str, page: int, page_size: int
+    ) -> Served[BookPage]:
         """A page of books, optionally by one author ("" for every author)."""
 
     def create_book(
         self, ctx: Context, title: str, author: str, year: int, stock: int
-    ) -> BookReply:
+    ) -> Served[Book]:
         """Add a book to the catalogue."""
 
-    def update_stock(self, ctx: Context, book_id: str, delta: int) -> BookReply:
+    def update_stock(self, ctx: Context, book_id: str, delta: int) -> Served[Book]:
         """Change a book's stock by delta (never below zero)."""
 
 
@@ -161,33 +159,35 @@ class GatewayService:
         self.users = users
         self.books = books
 
-    def sign_up(self, ctx: Context, name: str, email: str, password: str) -> UserReply:
+    def sign_up(self, ctx: Context, name: str, email: str, password: str) -> Served[User]:
         """Create an account."""
         return self.users.create_user(ctx, name, email, password)
 
-    def login(self, ctx: Context, email: str, password: str) -> TokenReply:
+    def login(self, ctx: Context, email: str, password: str) -> Served[Token]:
         """Trade an email and password for a token."""
         return self.users.login(ctx, email, password)
 
-    def get_user(self, ctx: Context, user_id: str) -> UserReply:
+    def get_user(self, ctx: Context, user_id: str) -> Served[User]:
         """One user."""
         return self.users.get_user(ctx, user_id)
 
-    def list_books(self, ctx: Context, author: str, page: int, page_size: int) -> BooksReply:
+    def list_books(
+        self, ctx: Context, author: str, page: int, page_size: int
+    ) -> Served[BookPage]:
         """A page of books."""
         return self.books.list_books(ctx, author, page, page_size)
 
-    def get_book(self, ctx: Context, book_id: str) -> BookReply:
+    def get_book(self, ctx: Context, book_id: str) -> Served[Book]:
         """One book."""
         return self.books.get_book(ctx, book_id)
 
     def create_book(
         self, ctx: Context, title: str, author: str, year: int, stock: int
-    ) -> BookReply:
+    ) -> Served[Book]:
         """Add a book."""
         return self.books.create_book(ctx, title, author, year, stock)
 
-    def update_stock(self, ctx: Context, book_id: str, delta: int) -> BookReply:
+    def update_stock(self, ctx: Context, book_id: str, delta: int) -> Served[Book]:
         """Change a book's stock."""
         return self.books.update_stock(ctx, book_id, delta)
 
@@ -198,7 +198,8 @@ class GatewayService:
         except errors.NotFound as error:
             raise BookNotFound(f"book {book_id} does not exist", headers=error.headers) from None
         shelf = self.users.add_to_shelf(ctx, user_id, book_id)
-        return ShelfUpdate(shelf.user_id, shelf.book_ids, shelf.served_by, checked.served_by)
+        return ShelfUpdate(shelf.value.user_id, shelf.value.book_ids, shelf.served_by,
+                           checked.served_by)
 
     def get_shelf(self, ctx: Context, user_id: str) -> ShelfView:
         """A user's shelf with its books, read from both backends in one call.
@@ -207,11 +208,12 @@ class GatewayService:
         backend is unavailable, broken open, out of time or failing, the shelf
         is returned degraded: its ids, no books, ``degraded=True``.
         """
-        shelf = self.users.get_shelf(ctx, user_id)
+        served = self.users.get_shelf(ctx, user_id)
+        shelf = served.value
         try:
             found = self.books.get_books(ctx, shelf.book_ids)
         except DEGRADING_ERRORS:
-            return ShelfView(shelf.user_id, shelf.book_ids, [], True, shelf.served_by, None)
+            return ShelfView(shelf.user_id, shelf.book_ids, [], True, served.served_by, None)
         return ShelfView(
-            shelf.user_id, shelf.book_ids, found.items, False, shelf.served_by, found.served_by
+            shelf.user_id, shelf.book_ids, found.value, False, served.served_by, found.served_by
         )

@@ -29,15 +29,7 @@ from gateway.endpoints import (
     SignUpRequest,
     UpdateStockRequest,
 )
-from gateway.service import (
-    Book,
-    BookReply,
-    BooksReply,
-    ShelfUpdate,
-    ShelfView,
-    TokenReply,
-    UserReply,
-)
+from gateway.service import Book, BookPage, Served, ShelfUpdate, ShelfView, Token, User
 from kitcore import validate
 from kitcore.errors import InvalidArgument
 from kitcore.transport import http
@@ -194,33 +186,34 @@ def _password(body: Mapping[str, Any]) -> str:
 # Encoders: endpoint response -> JSON body and X-Served-By.
 
 
-def encode_user(reply: UserReply) -> flask.Response:
+def encode_user(reply: Served[User]) -> flask.Response:
     """``{user, served_by}``."""
-    user = {"id": reply.user.id, "name": reply.user.name, "email": reply.user.email}
+    user = {"id": reply.value.id, "name": reply.value.name, "email": reply.value.email}
     return _served({"user": user, "served_by": reply.served_by}, reply.served_by)
 
 
-def encode_token(reply: TokenReply) -> flask.Response:
+def encode_token(reply: Served[Token]) -> flask.Response:
     """``{access_token, token_type, expires_in, served_by}``."""
+    token = reply.value
     body = {
-        "access_token": reply.access_token,
-        "token_type": reply.token_type,
-        "expires_in": reply.expires_in,
+        "access_token": token.access_token,
+        "token_type": token.token_type,
+        "expires_in": token.expires_in,
         "served_by": reply.served_by,
     }
     return _served(body, reply.served_by)
 
 
-def encode_book(reply: BookReply) -> flask.Response:
+def encode_book(reply: Served[Book]) -> flask.Response:
     """``{book, served_by}``."""
-    return _served({"book": _book(reply.book), "served_by": reply.served_by}, reply.served_by)
+    return _served({"book": _book(reply.value), "served_by": reply.served_by}, reply.served_by)
 
 
-def encode_books(reply: BooksReply) -> flask.Response:
+def encode_books(reply: Served[BookPage]) -> flask.Response:
     """``{items, next_page, served_by}``; ``next_page`` is null on the last page."""
     body = {
-        "items": [_book(book) for book in reply.items],
-        "next_page": reply.next_page,
+        "items": [_book(book) for book in reply.value.items],
+        "next_page": reply.value.next_page,
         "served_by": reply.served_by,
     }
     return _served(body, reply.served_by)

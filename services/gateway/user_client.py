@@ -3,8 +3,8 @@
 :func:`user_endpoints` builds, for one user instance, one kitcore HTTP client
 endpoint per route on a pooled session to ``instance.http``.
 :class:`UserClient` makes each method one balanced, guarded and retried
-endpoint of a :class:`~gateway.clients.Backend`, and builds the requests. The
-small decoders come last.
+endpoint of a :class:`~gateway.clients.Backend` (which says which instance
+answered), and builds the requests. The small decoders come last.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.clients import Backend, Closer, as_is
-from gateway.service import ShelfReply, TokenReply, User, UserReply
+from gateway.service import Served, Shelf, Token, User
 from kitcore.endpoint import Context, Endpoint, Middleware
 from kitcore.sd import Instance
 from kitcore.transport.http import ClientRequest, HTTPClient
@@ -60,54 +60,37 @@ class UserClient:
         self._get_shelf = backend.safe(lambda user: user.get_shelf)
         self._add_to_shelf = backend.safe(lambda user: user.add_to_shelf)  # idempotent
 
-    def create_user(self, ctx: Context, name: str, email: str, password: str) -> UserReply:
+    def create_user(self, ctx: Context, name: str, email: str, password: str) -> Served[User]:
         """Sign a user up (a retry could answer "email taken", so only unsent tries are)."""
         request = {"name": name, "email": email, "password": password}
         return self._create_user(ctx, ClientRequest(json=request))
 
-    def get_user(self, ctx: Context, user_id: str) -> UserReply:
+    def get_user(self, ctx: Context, user_id: str) -> Served[User]:
         """One user by id."""
         return self._get_user(ctx, ClientRequest(path_params={"id": user_id}))
 
-    def login(self, ctx: Context, email: str, password: str) -> TokenReply:
+    def login(self, ctx: Context, email: str, password: str) -> Served[Token]:
         """Check a password and get a token (changes nothing: safe to retry)."""
         return self._login(ctx, ClientRequest(json={"email": email, "password": password}))
 
-    def get_shelf(self, ctx: Context, user_id: str) -> ShelfReply:
+    def get_shelf(self, ctx: Context, user_id: str) -> Served[Shelf]:
         """The ids of the books on a user's shelf."""
         return self._get_shelf(ctx, ClientRequest(path_params={"id": user_id}))
 
-    def add_to_shelf(self, ctx: Context, user_id: str, book_id: str) -> ShelfReply:
+    def add_to_shelf(self, ctx: Context, user_id: str, book_id: str) -> Served[Shelf]:
         """Put a book on a user's shelf (idempotent: safe to retry)."""
         request = ClientRequest(path_params={"id": user_id}, json={"book_id": book_id})
         return self._add_to_shelf(ctx, request)
 
 
-def _decode_user(body: Any, headers: Mapping[str, str]) -> UserReply:
+def _decode_user(body: Any, headers: Mapping[str, str]) -> User:
     user = body["user"]
-    return UserReply(
-        User(id=user["id"], name=user["name"], email=user["email"]),
-        _served_by(body, headers),
-    )
+    return User(id=user["id"], name=user["name"], email=user["email"])
 
 
-def _decode_token(body: Any, headers: Mapping[str, str]) -> TokenReply:
-    return TokenReply(
-        access_token=body["access_token"],
-        token_type=body["token_type"],
-        expires_in=int(body["expires_in"]),
-        served_by=_served_by(body, headers),
-    )
+def _decode_token(body: Any, headers: Mapping[str, str]) -> Token:
+    return Token(body["access_token"], body["token_type"], int(body["expires_in"]))
 
 
-def _decode_shelf(body: Any, headers: Mapping[str, str]) -> ShelfReply:
-    return ShelfReply(
-        user_id=body["user_id"],
-        book_ids=list(body["book_ids"]),
-        served_by=_served_by(body, headers),
-    )
-
-
-def _served_by(body: Any, headers: Mapping[str, str]) -> str:
-    """The instance that answered: the body's ``served_by``, else ``X-Served-By``."""
-    return str(body.get("served_by") or headers.get("X-Served-By", ""))
+def _decode_shelf(body: Any, headers: Mapping[str, str]) -> Shelf:
+    return Shelf(body["user_id"], list(body["book_ids"]))

@@ -101,6 +101,14 @@ class Stack:
     user: Backend
     books: list[Backend]
     book_store: BookStore
+    through_etcd: bool = False
+
+    def named(self, backend: Backend) -> str:
+        """How the gateway names ``backend`` in ``served_by``: as discovery knows it, by its
+        instance id when found through etcd, else by its address."""
+        if self.through_etcd:
+            return backend.instance_id
+        return backend.http if backend is self.user else backend.grpc
 
     def sign_up(self, name: str = "Ada") -> tuple[str, dict[str, str]]:
         """A new user's id and the Authorization header of its token."""
@@ -146,7 +154,7 @@ def start_stack(start_gateway: Callable[..., RunningGateway]) -> Iterator[Callab
             "KIT_BOOK_ADDRS": ",".join(book.grpc for book in books),
         }
         gateway = start_gateway({**where, **(env or {})})
-        return Stack(gateway, user, books, store)
+        return Stack(gateway, user, books, store, bool(etcd_address))
 
     yield start
     for backend in backends:

@@ -32,7 +32,10 @@ def test_the_gateway_follows_the_instances_registered_in_etcd(start_stack, etcd)
     while stack.gateway.get("/api/v1/books").status_code != 200:
         assert time.monotonic() < deadline, "book never discovered"
         time.sleep(0.2)
-    _, auth = stack.sign_up()  # user found through etcd too
+    user_id, auth = stack.sign_up()  # user found through etcd too
+    me = stack.gateway.get(f"/api/v1/users/{user_id}", headers=auth)
+    # Named by the id each instance registered (its KIT_INSTANCE_ID), as before.
+    assert me.json()["served_by"] == me.headers["X-Served-By"] == "user-1"
     book = stack.create_book(auth)
     _eventually_served_by(stack, book, {"book-1", "book-2"})
     missing = stack.gateway.get("/api/v1/books/9b2e4f1c-7a3d-4e5b-9c8a-1d2e3f4a5b6c")

@@ -18,6 +18,7 @@ import requests
 from gateway.__main__ import build
 from gateway.clients import Backend, Closer, as_is, new_instancer
 from gateway.config import GatewayConfig
+from gateway.service import Served
 from template.__main__ import build as build_template
 from template.store import ItemStore
 
@@ -57,17 +58,17 @@ class ItemClient:
         self._get_item = backend.safe(lambda item: item.get_item)
         self._create_item = backend.once(lambda item: item.create_item)  # not idempotent
 
-    def get_item(self, ctx: Context, item_id: str) -> dict[str, Any]:
-        """One item by id."""
+    def get_item(self, ctx: Context, item_id: str) -> Served[dict[str, Any]]:
+        """One item by id, and the instance that answered."""
         return self._get_item(ctx, http.ClientRequest(path_params={"id": item_id}))
 
-    def create_item(self, ctx: Context, name: str) -> dict[str, Any]:
+    def create_item(self, ctx: Context, name: str) -> Served[dict[str, Any]]:
         """Add an item."""
         return self._create_item(ctx, http.ClientRequest(json={"name": name}))
 
 
 def _decode_item(body: Any, headers: Mapping[str, str]) -> dict[str, Any]:
-    return {"item": body["item"], "served_by": headers.get("X-Served-By", "")}
+    return body["item"]
 
 
 # --- the route block -----------------------------------------------------------------
@@ -84,9 +85,9 @@ def add_item_routes(app: flask.Flask, items: ItemClient) -> None:
                lambda reply: _encode_item(reply, 201), name="create_item")
 
 
-def _encode_item(reply: dict[str, Any], status: int = 200) -> flask.Response:
-    response = http.encode_json({"item": reply["item"]}, status)
-    response.headers["X-Served-By"] = reply["served_by"]
+def _encode_item(reply: Served[dict[str, Any]], status: int = 200) -> flask.Response:
+    response = http.encode_json({"item": reply.value}, status)
+    response.headers["X-Served-By"] = reply.served_by
     return response
 
 
@@ -123,7 +124,8 @@ def test_a_gateway_built_with_the_template_backend_serves_its_routes(template_in
     try:
         created = requests.post(url, json={"name": "lamp"}, timeout=10)
         assert created.status_code == 201, created.text
-        assert created.headers["X-Served-By"] == "template-1"
+        # The instance that answered, as discovery knows it: without etcd, its address.
+        assert created.headers["X-Served-By"] == address
         item = created.json()["item"]
         fetched = requests.get(f"{url}/{item['id']}", timeout=10)
         assert fetched.status_code == 200 and fetched.json()["item"] == item

@@ -20,6 +20,15 @@ def _create(stack, auth: dict[str, str]) -> int:
     return stack.gateway.request("POST", "/api/v1/books", json=BOOK, headers=auth).status_code
 
 
+def _sample(gateway, name: str, **labels: str) -> float:
+    """One sample of the gateway's /metrics, 0 while there is none."""
+    for line in gateway.get("/metrics").text.splitlines():
+        if line.startswith(name + "{") and all(f'{key}="{value}"' in line
+                                               for key, value in labels.items()):
+            return float(line.split()[-1])
+    return 0.0
+
+
 def _breaker_state(gateway, name: str) -> float | None:
     """The gateway's ``kit_circuit_state`` for one breaker, read from /metrics."""
     text = gateway.get("/metrics").text
@@ -72,17 +81,43 @@ def test_reads_move_to_the_healthy_book_when_one_is_down(stack):
         reply = stack.gateway.get(f"/api/v1/books/{book}")
         assert reply.status_code == 200, reply.text
         served.append(reply.headers["X-Served-By"])
-    assert set(served) == {"book-2"}
+    assert set(served) == {stack.named(stack.books[1])}
 
 
-def test_reads_move_on_when_one_book_fails_every_call(stack):
+def test_reads_move_on_when_one_book_fails_every_call(start_stack):
+    # Round robin sends every other first try to the failing book-1: its retry, on
+    # book-2, answers, and book-2 is named (the last instance tried).
+    stack = start_stack({"KIT_BALANCER": "round_robin", "KIT_BREAKER_FAIL_MAX": "100"})
     _, auth = stack.sign_up()
     book = stack.create_book(auth)
     stack.books[0].faults.update(error_rate=1.0)
+    retried = _sample(stack.gateway, "kit_retries_total", backend="book", outcome="spent")
     for _ in range(8):
         reply = stack.gateway.get(f"/api/v1/books/{book}")
         assert reply.status_code == 200, reply.text
-        assert reply.headers["X-Served-By"] == "book-2"
+        assert reply.json()["served_by"] == reply.headers["X-Served-By"]
+        assert reply.headers["X-Served-By"] == stack.named(stack.books[1])
+    assert _sample(stack.gateway, "kit_retries_total", backend="book", outcome="spent") > retried
+
+
+def test_a_hedge_won_by_the_second_instance_names_it(start_stack):
+    # book-1 answers the shelf's book lookup late; the hedge sent to book-2 after the
+    # recent p95 answers first, and the shelf names book-2, the instance that answered.
+    stack = start_stack({"KIT_BALANCER": "round_robin"})
+    user_id, auth = stack.sign_up()
+    book = stack.create_book(auth)
+    assert stack.gateway.request("POST", f"/api/v1/users/{user_id}/shelf", headers=auth,
+                                 json={"book_id": book}).status_code == 200
+    stack.books[0].faults.update(latency_ms=800)
+    won = _sample(stack.gateway, "kit_hedges_total", backend="book", outcome="won")
+    for _ in range(4):  # round robin: some first tries go to book-1
+        reply = stack.gateway.get(f"/api/v1/users/{user_id}/shelf", headers=auth)
+        assert reply.status_code == 200, reply.text
+        body = reply.json()
+        assert body["books"] and not body["degraded"]
+        assert body["served_by"]["book"] == stack.named(stack.books[1])
+        assert reply.headers["X-Served-By"].split(",")[1] == stack.named(stack.books[1])
+    assert _sample(stack.gateway, "kit_hedges_total", backend="book", outcome="won") > won
 
 
 def test_the_breaker_of_a_failing_instance_opens_then_closes(start_stack):
@@ -107,7 +142,7 @@ def test_the_breaker_of_a_failing_instance_opens_then_closes(start_stack):
     time.sleep(0.6)  # past the reset timeout: the next call to book-1 is a trial
     served = {stack.gateway.get(f"/api/v1/books/{book}").headers["X-Served-By"]
               for _ in range(4)}
-    assert "book-1" in served
+    assert stack.named(failing) in served
     assert _breaker_state(stack.gateway, name) == 0  # closed again
 
 
@@ -173,8 +208,8 @@ def test_the_shelf_degrades_to_its_ids_when_book_is_down(stack):
     body = reply.json()
     assert body["degraded"] is True
     assert body["book_ids"] == [book] and body["books"] == []
-    assert body["served_by"] == {"user": "user-1", "book": None}
-    assert reply.headers["X-Served-By"] == "user-1"
+    assert body["served_by"] == {"user": stack.named(stack.user), "book": None}
+    assert reply.headers["X-Served-By"] == stack.named(stack.user)
     assert seconds < DEADLINE
 
 

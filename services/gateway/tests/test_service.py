@@ -3,14 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from gateway.service import (
-    Book,
-    BookNotFound,
-    BookReply,
-    BooksReply,
-    GatewayService,
-    ShelfReply,
-)
+from gateway.service import Book, BookNotFound, GatewayService, Served, Shelf
 
 from kitcore import errors
 from kitcore.endpoint import Context
@@ -26,10 +19,10 @@ class MemoryUsers:
     def __init__(self) -> None:
         self.shelves: dict[str, list[str]] = {}
 
-    def get_shelf(self, ctx: Context, user_id: str) -> ShelfReply:
-        return ShelfReply(user_id, list(self.shelves.get(user_id, [])), "user-1")
+    def get_shelf(self, ctx: Context, user_id: str) -> Served[Shelf]:
+        return Served(Shelf(user_id, list(self.shelves.get(user_id, []))), "user-1")
 
-    def add_to_shelf(self, ctx: Context, user_id: str, book_id: str) -> ShelfReply:
+    def add_to_shelf(self, ctx: Context, user_id: str, book_id: str) -> Served[Shelf]:
         shelf = self.shelves.setdefault(user_id, [])
         if book_id not in shelf:
             shelf.append(book_id)
@@ -43,15 +36,15 @@ class MemoryBooks:
         self.books = {book.id: book for book in books}
         self.failure: errors.KitError | None = None
 
-    def get_book(self, ctx: Context, book_id: str) -> BookReply:
+    def get_book(self, ctx: Context, book_id: str) -> Served[Book]:
         self._maybe_fail()
         if book_id not in self.books:
             raise errors.NotFound(f"no book {book_id}")
-        return BookReply(self.books[book_id], "book-2")
+        return Served(self.books[book_id], "book-2")
 
-    def get_books(self, ctx: Context, book_ids: list[str]) -> BooksReply:
+    def get_books(self, ctx: Context, book_ids: list[str]) -> Served[list[Book]]:
         self._maybe_fail()
-        return BooksReply([self.books[i] for i in book_ids if i in self.books], None, "book-2")
+        return Served([self.books[i] for i in book_ids if i in self.books], "book-2")
 
     def _maybe_fail(self) -> None:
         if self.failure is not None:
