@@ -42,14 +42,14 @@ def build(config: KitConfig, store: BookStore | None = None) -> App:
     store = store or open_store(config)
     knobs = faults.FaultSettings(config.fault_error_rate, config.fault_latency_ms)
     # A service middleware: warns in business terms when a book runs low.
-    catalogue = StockWatch(Catalogue(store, config.instance_id), logging.getLogger("book"))
+    catalogue = StockWatch(Catalogue(store), logging.getLogger("book"))
     endpoints = new_set(catalogue, knobs, config.request_timeout)
 
     readiness = health.Readiness()
     readiness.add_check("database", store.ping)
     return App(
         config,
-        http_app=make_http_app(endpoints, config.instance_id),
+        http_app=make_http_app(endpoints, config.instance_id),  # X-Served-By on every answer
         grpc_register=lambda server: add_to_server(server, endpoints),
         readiness=readiness,
         fault_settings=knobs,  # turned at /admin/faults while it runs

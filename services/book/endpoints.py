@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from book.service import (
-    BookReply,
+    Book,
     BookService,
     BooksReply,
     CreateBookRequest,
@@ -60,7 +60,7 @@ def new_set(service: BookService, fault_settings: faults.FaultSettings, timeout:
 def make_get_book_endpoint(service: BookService) -> Endpoint:
     """An endpoint that serves :meth:`BookService.get_book`."""
 
-    def get_book(ctx: Context, request: GetBookRequest) -> BookReply:
+    def get_book(ctx: Context, request: GetBookRequest) -> Book:
         return service.get_book(request)
 
     return get_book
@@ -87,7 +87,7 @@ def make_list_books_endpoint(service: BookService) -> Endpoint:
 def make_create_book_endpoint(service: BookService) -> Endpoint:
     """An endpoint that serves :meth:`BookService.create_book`."""
 
-    def create_book(ctx: Context, request: CreateBookRequest) -> BookReply:
+    def create_book(ctx: Context, request: CreateBookRequest) -> Book:
         return service.create_book(request)
 
     return create_book
@@ -96,7 +96,7 @@ def make_create_book_endpoint(service: BookService) -> Endpoint:
 def make_update_stock_endpoint(service: BookService) -> Endpoint:
     """An endpoint that serves :meth:`BookService.update_stock`."""
 
-    def update_stock(ctx: Context, request: UpdateStockRequest) -> BookReply:
+    def update_stock(ctx: Context, request: UpdateStockRequest) -> Book:
         return service.update_stock(request)
 
     return update_stock

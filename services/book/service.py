@@ -1,6 +1,9 @@
 """The book service: the catalogue's interface, its requests and replies, its errors and rules.
 
 This module is business logic only: no web framework, no gRPC, no tracing.
+Its methods return domain values (a :class:`Book`, a :class:`BooksReply`);
+which instance served a call is the transports' to say (``X-Served-By``,
+``x-served-by``), not the catalogue's.
 :class:`Catalogue` checks every field with :mod:`kitcore.validate` (the same
 text, number and id rules whatever the transport) and keeps the rules (stock
 never below zero, pages of bounded size); the store below it only reads and
@@ -79,20 +82,11 @@ class UpdateStockRequest:
 
 
 @dataclass(frozen=True)
-class BookReply:
-    """One book, and the instance that served it."""
-
-    book: Book
-    served_by: str = ""
-
-
-@dataclass(frozen=True)
 class BooksReply:
     """Several books; ``next_page`` is None on the last page."""
 
     items: list[Book] = field(default_factory=list)
     next_page: int | None = None
-    served_by: str = ""
 
 
 class BookNotFound(NotFound):
@@ -106,7 +100,7 @@ class OutOfStock(FailedPrecondition):
 class BookService(Protocol):
     """The catalogue, as every transport and client sees it."""
 
-    def get_book(self, request: GetBookRequest) -> BookReply:
+    def get_book(self, request: GetBookRequest) -> Book:
         """One book by id; BookNotFound if there is none."""
         ...
 
@@ -118,11 +112,11 @@ class BookService(Protocol):
         """One page of books ordered by title, optionally by one author."""
         ...
 
-    def create_book(self, request: CreateBookRequest) -> BookReply:
+    def create_book(self, request: CreateBookRequest) -> Book:
         """Add a book; it gets a new id."""
         ...
 
-    def update_stock(self, request: UpdateStockRequest) -> BookReply:
+    def update_stock(self, request: UpdateStockRequest) -> Book:
         """Change the stock; OutOfStock if it would go below zero."""
         ...
 
@@ -154,17 +148,16 @@ class BookRepository(Protocol):
 class Catalogue:
     """The plain implementation of :class:`BookService` over a :class:`BookRepository`."""
 
-    def __init__(self, store: BookRepository, instance_id: str = "") -> None:
+    def __init__(self, store: BookRepository) -> None:
         self._store = store
-        self._served_by = instance_id
 
-    def get_book(self, request: GetBookRequest) -> BookReply:
+    def get_book(self, request: GetBookRequest) -> Book:
         """One book by id; BookNotFound if there is none."""
         book_id = validate.uuid(request.id, "id")
         book = self._store.get(book_id)
         if book is None:
             raise BookNotFound(f"no book with id {book_id}")
-        return BookReply(book, self._served_by)
+        return book
 
     def get_books(self, request: GetBooksRequest) -> BooksReply:
         """Several books by id, in the order asked, unknown ids left out."""
@@ -174,7 +167,7 @@ class Catalogue:
             raise InvalidArgument(f"ids: at most {IDS_MAX} per call")
         ids = [validate.uuid(book_id, "ids") for book_id in request.ids]
         found = {book.id: book for book in self._store.get_many(ids)}
-        return BooksReply([found[i] for i in ids if i in found], None, self._served_by)
+        return BooksReply([found[i] for i in ids if i in found])
 
     def list_books(self, request: ListBooksRequest) -> BooksReply:
         """One page of books ordered by title, optionally by one author."""
@@ -184,9 +177,9 @@ class Catalogue:
         # Ask for one row more than a page: if it comes, there is a next page.
         rows = self._store.page(author, offset=(page - 1) * size, limit=size + 1)
         next_page = page + 1 if len(rows) > size else None
-        return BooksReply(rows[:size], next_page, self._served_by)
+        return BooksReply(rows[:size], next_page)
 
-    def create_book(self, request: CreateBookRequest) -> BookReply:
+    def create_book(self, request: CreateBookRequest) -> Book:
         """Add a book; it gets a new id."""
         book = Book(
             id=str(uuid.uuid4()),
@@ -196,9 +189,9 @@ class Catalogue:
             stock=validate.integer(request.stock, "stock", low=0, high=STOCK_MAX),
         )
         self._store.add(book)
-        return BookReply(book, self._served_by)
+        return book
 
-    def update_stock(self, request: UpdateStockRequest) -> BookReply:
+    def update_stock(self, request: UpdateStockRequest) -> Book:
         """Change the stock; OutOfStock if it would go below zero."""
         book_id = validate.uuid(request.id, "id")
         delta = validate.integer(request.delta, "delta", low=-DELTA_MAX, high=DELTA_MAX)
@@ -206,7 +199,7 @@ class Catalogue:
             raise InvalidArgument("delta: must not be zero")
         book = self._store.change_stock(book_id, delta)
         if book is not None:
-            return BookReply(book, self._served_by)
+            return book
         current = self._store.get(book_id)
         if current is None:
             raise BookNotFound(f"no book with id {book_id}")

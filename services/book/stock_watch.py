@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 
 from book.service import (
-    BookReply,
+    Book,
     BookService,
     BooksReply,
     CreateBookRequest,
@@ -37,7 +37,7 @@ class StockWatch:
         self._logger = logger
         self._low = low
 
-    def get_book(self, request: GetBookRequest) -> BookReply:
+    def get_book(self, request: GetBookRequest) -> Book:
         """Passed through."""
         return self._next.get_book(request)
 
@@ -49,16 +49,15 @@ class StockWatch:
         """Passed through."""
         return self._next.list_books(request)
 
-    def create_book(self, request: CreateBookRequest) -> BookReply:
+    def create_book(self, request: CreateBookRequest) -> Book:
         """Passed through."""
         return self._next.create_book(request)
 
-    def update_stock(self, request: UpdateStockRequest) -> BookReply:
+    def update_stock(self, request: UpdateStockRequest) -> Book:
         """Passed through; a warning when the stock drops below ``low``."""
-        reply = self._next.update_stock(request)
-        book = reply.book
+        book = self._next.update_stock(request)
         before = book.stock - int(request.delta)  # the delta was valid: the change happened
         if book.stock < self._low <= before:
             fields = {"book_id": book.id, "title": book.title, "stock": book.stock}
             self._logger.warning("stock went below %d", self._low, extra={"fields": fields})
-        return reply
+        return book

@@ -4,6 +4,8 @@ Each method is a :class:`kitcore.transport.grpc.Handler`: decode the message,
 call the endpoint, encode the reply. Errors become the status of their kind
 (NOT_FOUND, FAILED_PRECONDITION, INVALID_ARGUMENT ...). In proto3 a missing
 field reads as its zero value: page 0 means 1, page_size 0 the default.
+kitcore's server names the instance that answered in the trailing metadata
+``x-served-by``, so no reply message does.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from book.endpoints import Set
 from book.service import (
     PAGE_SIZE_DEFAULT,
     Book,
-    BookReply,
     BooksReply,
     CreateBookRequest,
     GetBookRequest,
@@ -72,15 +73,15 @@ def decode_update_stock(msg: book_pb2.UpdateStockRequest) -> UpdateStockRequest:
     return UpdateStockRequest(msg.id, msg.delta)
 
 
-def encode_book_reply(reply: BookReply) -> book_pb2.BookReply:
-    """The BookReply message of an endpoint reply."""
-    return book_pb2.BookReply(book=_book(reply.book), served_by=reply.served_by)
+def encode_book_reply(book: Book) -> book_pb2.BookReply:
+    """The BookReply message of an endpoint's book."""
+    return book_pb2.BookReply(book=_book(book))
 
 
 def encode_books_reply(reply: BooksReply) -> book_pb2.BooksReply:
     """The BooksReply message of an endpoint reply; next_page 0 means none."""
     return book_pb2.BooksReply(items=[_book(book) for book in reply.items],
-                               next_page=reply.next_page or 0, served_by=reply.served_by)
+                               next_page=reply.next_page or 0)
 
 
 def _book(book: Book) -> book_pb2.Book:

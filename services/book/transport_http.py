@@ -1,12 +1,14 @@
 """The book service over HTTP: JSON routes on Flask, served from the endpoint Set.
 
-    GET   /books/<id>                        -> {"book": {...}, "served_by"}
-    GET   /books?author=&page=&page_size=    -> {"items": [...], "next_page": int|null, "served_by"}
-    POST  /books {title, author, year, stock} -> 201 {"book": {...}, "served_by"}
-    PATCH /books/<id>/stock {delta}          -> {"book": {...}, "served_by"}
+    GET   /books/<id>                        -> {"book": {...}}
+    GET   /books?author=&page=&page_size=    -> {"items": [...], "next_page": int|null}
+    POST  /books {title, author, year, stock} -> 201 {"book": {...}}
+    PATCH /books/<id>/stock {delta}          -> {"book": {...}}
 
 A book is ``{id, title, author, year, stock}``. Every response, errors too,
-carries ``X-Served-By``; errors are kitcore's JSON error body.
+names the instance that answered in ``X-Served-By`` (kitcore writes it from
+the instance id given to :func:`make_http_app`); errors are kitcore's JSON
+error body.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from book.service import (
     PAGE_MAX,
     PAGE_SIZE_DEFAULT,
     PAGE_SIZE_MAX,
-    BookReply,
+    Book,
     CreateBookRequest,
     GetBookRequest,
     ListBooksRequest,
@@ -33,16 +35,17 @@ MAX_BODY_BYTES = 16 * 1024  # a book is a few hundred bytes
 
 
 def make_http_app(endpoints: Set, instance_id: str) -> flask.Flask:
-    """A Flask app serving the book endpoints; main adds health, metrics and admin routes."""
+    """A Flask app serving the book endpoints, each answer naming ``instance_id`` in
+    ``X-Served-By``; main adds health, metrics and admin routes."""
     app = http.new_app(SERVICE, max_body_bytes=MAX_BODY_BYTES, served_by=instance_id)
     http.route(app, "/books/<book_id>", ["GET"], endpoints.get_book, decode_get_book,
-               name="get_book")
+               encode_book, name="get_book")
     http.route(app, "/books", ["GET"], endpoints.list_books, decode_list_books,
                name="list_books")
     http.route(app, "/books", ["POST"], endpoints.create_book, decode_create_book,
                encode_created, name="create_book")
     http.route(app, "/books/<book_id>/stock", ["PATCH"], endpoints.update_stock,
-               decode_update_stock, name="update_stock")
+               decode_update_stock, encode_book, name="update_stock")
     return app
 
 
@@ -74,6 +77,11 @@ def decode_update_stock(request: flask.Request, path: dict[str, Any]) -> UpdateS
     return UpdateStockRequest(path["book_id"], body.get("delta"))
 
 
-def encode_created(reply: BookReply) -> flask.Response:
+def encode_book(book: Book) -> flask.Response:
+    """``{"book": {...}}``."""
+    return http.encode_json({"book": book})
+
+
+def encode_created(book: Book) -> flask.Response:
     """201 with the new book."""
-    return http.encode_json(reply, 201)
+    return http.encode_json({"book": book}, 201)

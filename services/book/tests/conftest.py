@@ -26,8 +26,8 @@ def store() -> Iterator[BookStore]:
 
 @pytest.fixture
 def catalogue(store: BookStore) -> Catalogue:
-    """The service over an empty store, answering as instance "book-test"."""
-    return Catalogue(store, "book-test")
+    """The service over an empty store."""
+    return Catalogue(store)
 
 
 @pytest.fixture

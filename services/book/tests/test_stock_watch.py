@@ -24,12 +24,12 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 def test_a_stock_falling_below_five_is_logged_once(catalogue: Catalogue,
                                                    caplog: pytest.LogCaptureFixture) -> None:
     watched = StockWatch(catalogue, logging.getLogger(LOGGER))
-    book = watched.create_book(CreateBookRequest("Dune", "Frank Herbert", 1965, 7)).book
+    book = watched.create_book(CreateBookRequest("Dune", "Frank Herbert", 1965, 7))
     caplog.set_level(logging.WARNING, logger=LOGGER)
 
-    assert watched.update_stock(UpdateStockRequest(book.id, -2)).book.stock == 5
+    assert watched.update_stock(UpdateStockRequest(book.id, -2)).stock == 5
     assert _warnings(caplog) == []
-    assert watched.update_stock(UpdateStockRequest(book.id, -1)).book.stock == 4
+    assert watched.update_stock(UpdateStockRequest(book.id, -1)).stock == 4
     [warning] = _warnings(caplog)
     assert warning.getMessage() == "stock went below 5"
     assert warning.fields == {"book_id": book.id, "title": "Dune", "stock": 4}
@@ -42,9 +42,9 @@ def test_a_stock_falling_below_five_is_logged_once(catalogue: Catalogue,
 def test_a_refused_change_passes_the_error_through(catalogue: Catalogue,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     watched = StockWatch(catalogue, logging.getLogger(LOGGER))
-    book = watched.create_book(CreateBookRequest("Emma", "Jane Austen", 1815, 1)).book
+    book = watched.create_book(CreateBookRequest("Emma", "Jane Austen", 1815, 1))
     caplog.set_level(logging.WARNING, logger=LOGGER)
     with pytest.raises(OutOfStock):
         watched.update_stock(UpdateStockRequest(book.id, -2))
     assert _warnings(caplog) == []
-    assert watched.get_book(GetBookRequest(book.id)).book.stock == 1
+    assert watched.get_book(GetBookRequest(book.id)).stock == 1

@@ -12,7 +12,7 @@ from book.store import BookStore
 from kitcore.app import App
 from kitcore.endpoint import Context
 from kitcore.errors import FailedPrecondition
-from kitcore.transport.grpc import ClientEndpoint
+from kitcore.transport.grpc import ClientEndpoint, record_served_by
 from protos import book_pb2, book_pb2_grpc
 
 DUNE = book_pb2.CreateBookRequest(title="Dune", author="Frank Herbert", year=1965, stock=3)
@@ -37,8 +37,9 @@ def _status(call, request) -> tuple[grpc.StatusCode, str, dict]:
 
 
 def test_create_then_get(stub: book_pb2_grpc.BookServiceStub) -> None:
-    created = stub.CreateBook(DUNE, timeout=5)
-    assert created.served_by == "book-test" and uuid.UUID(created.book.id)
+    created, call = stub.CreateBook.with_call(DUNE, timeout=5)
+    assert uuid.UUID(created.book.id)
+    assert dict(call.trailing_metadata())["x-served-by"] == "book-test"
     got = stub.GetBook(book_pb2.GetBookRequest(id=created.book.id), timeout=5)
     assert got.book == created.book and got.book.stock == 3
 
@@ -50,9 +51,9 @@ def test_get_books_keeps_the_order_asked_and_leaves_out_unknown_ids(
     second = stub.CreateBook(book_pb2.CreateBookRequest(title="B", author="A", year=1),
                              timeout=5).book
     ids = [second.id, str(uuid.uuid4()), first.id]
-    reply = stub.GetBooks(book_pb2.GetBooksRequest(ids=ids), timeout=5)
+    reply, call = stub.GetBooks.with_call(book_pb2.GetBooksRequest(ids=ids), timeout=5)
     assert [book.id for book in reply.items] == [second.id, first.id]
-    assert reply.served_by == "book-test"
+    assert dict(call.trailing_metadata())["x-served-by"] == "book-test"
 
 
 def test_list_reads_zero_page_and_size_as_defaults(stub: book_pb2_grpc.BookServiceStub) -> None:
@@ -71,6 +72,7 @@ def test_stock_below_zero_is_failed_precondition(stub: book_pb2_grpc.BookService
     )
     assert code == grpc.StatusCode.FAILED_PRECONDITION and "only 3 in stock" in details
     assert trailing["kit-error-code"] == "failed_precondition"
+    assert trailing["x-served-by"] == "book-test"  # errors name the instance too
     assert stub.GetBook(book_pb2.GetBookRequest(id=book.id), timeout=5).book.stock == 3
 
 
@@ -117,12 +119,13 @@ def test_bytes_that_are_no_message_are_invalid_argument(channel: grpc.Channel) -
     assert status == grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_a_client_endpoint_gets_back_the_same_error_kind(
+def test_a_client_endpoint_gets_back_the_same_error_kind_and_who_answered(
     stub: book_pb2_grpc.BookServiceStub,
 ) -> None:
     book = stub.CreateBook(DUNE, timeout=5).book
     update_stock = ClientEndpoint(stub.UpdateStock, lambda req: req, lambda reply: reply)
-    ctx = Context().with_timeout(5)
+    ctx, served_by = record_served_by(Context().with_timeout(5))
     assert update_stock(ctx, book_pb2.UpdateStockRequest(id=book.id, delta=-1)).book.stock == 2
     with pytest.raises(FailedPrecondition, match="only 2 in stock"):
         update_stock(ctx, book_pb2.UpdateStockRequest(id=book.id, delta=-3))
+    assert served_by == ["book-test", "book-test"]
