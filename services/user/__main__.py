@@ -36,13 +36,12 @@ def build(config: KitConfig, store: UserStore | None = None) -> App:
     issuer = JWTIssuer(config.jwt_secret, "HS256", issuer=config.jwt_issuer,
                        audience=config.jwt_audience, ttl=TOKEN_TTL)
     knobs = faults.FaultSettings(config.fault_error_rate, config.fault_latency_ms)
-    endpoints = new_set(Accounts(store, issuer, config.instance_id), knobs,
-                        config.request_timeout)
+    endpoints = new_set(Accounts(store, issuer), knobs, config.request_timeout)
     readiness = health.Readiness()
     readiness.add_check("database", store.ping)
     return App(
         config,
-        http_app=make_http_app(endpoints, config.instance_id),
+        http_app=make_http_app(endpoints, config.instance_id),  # X-Served-By on every answer
         grpc_register=lambda server: add_to_server(server, endpoints),
         readiness=readiness,
         fault_settings=knobs,  # turned at /admin/faults while it runs

@@ -19,7 +19,7 @@ from user.service import (
     LoginReply,
     LoginRequest,
     ShelfReply,
-    UserReply,
+    User,
     UserService,
 )
 
@@ -61,7 +61,7 @@ def new_set(service: UserService, fault_settings: faults.FaultSettings, timeout:
 def make_create_user_endpoint(service: UserService) -> Endpoint:
     """An endpoint that serves :meth:`UserService.create_user`."""
 
-    def create_user(ctx: Context, request: CreateUserRequest) -> UserReply:
+    def create_user(ctx: Context, request: CreateUserRequest) -> User:
         return service.create_user(request)
 
     return create_user
@@ -70,7 +70,7 @@ def make_create_user_endpoint(service: UserService) -> Endpoint:
 def make_get_user_endpoint(service: UserService) -> Endpoint:
     """An endpoint that serves :meth:`UserService.get_user`."""
 
-    def get_user(ctx: Context, request: GetUserRequest) -> UserReply:
+    def get_user(ctx: Context, request: GetUserRequest) -> User:
         return service.get_user(request)
 
     return get_user

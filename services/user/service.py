@@ -4,7 +4,8 @@ This module is business logic only: no web framework, no gRPC, no tracing.
 Passwords are hashed with scrypt (werkzeug.security) and never kept or
 returned in clear; emails are unique in any letter case (stored lower-cased).
 A login returns a JWT from the :class:`TokenIssuer` it is given
-(``kitcore.auth.JWTIssuer`` in main).
+(``kitcore.auth.JWTIssuer`` in main). Which instance served a call is the
+transports' to say (``X-Served-By``, ``x-served-by``), not the accounts'.
 """
 
 from __future__ import annotations
@@ -74,21 +75,12 @@ class AddToShelfRequest:
 
 
 @dataclass(frozen=True)
-class UserReply:
-    """One user, and the instance that served it."""
-
-    user: User
-    served_by: str = ""
-
-
-@dataclass(frozen=True)
 class LoginReply:
     """A bearer token valid for ``expires_in`` seconds."""
 
     access_token: str
     expires_in: int
     token_type: str = "Bearer"
-    served_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,7 +89,6 @@ class ShelfReply:
 
     user_id: str
     book_ids: list[str] = field(default_factory=list)
-    served_by: str = ""
 
 
 class UserNotFound(NotFound):
@@ -125,11 +116,11 @@ class TokenIssuer(Protocol):
 class UserService(Protocol):
     """Accounts, as every transport and client sees them."""
 
-    def create_user(self, request: CreateUserRequest) -> UserReply:
+    def create_user(self, request: CreateUserRequest) -> User:
         """Sign up; EmailTaken if the email is in use."""
         ...
 
-    def get_user(self, request: GetUserRequest) -> UserReply:
+    def get_user(self, request: GetUserRequest) -> User:
         """One user by id; UserNotFound if there is none."""
         ...
 
@@ -173,15 +164,14 @@ class UserRepository(Protocol):
 class Accounts:
     """The plain implementation of :class:`UserService` over a :class:`UserRepository`."""
 
-    def __init__(self, store: UserRepository, issuer: TokenIssuer, instance_id: str = "") -> None:
+    def __init__(self, store: UserRepository, issuer: TokenIssuer) -> None:
         self._store = store
         self._issuer = issuer
-        self._served_by = instance_id
         # Compared against when the email is unknown, so that a wrong email
         # takes as long as a wrong password and says nothing about who signed up.
         self._dummy_hash = generate_password_hash("not a password", _HASH_METHOD)
 
-    def create_user(self, request: CreateUserRequest) -> UserReply:
+    def create_user(self, request: CreateUserRequest) -> User:
         """Sign up; EmailTaken if the email is in use."""
         user = User(
             id=str(uuid.uuid4()),
@@ -195,15 +185,15 @@ class Accounts:
         if self._store.find_by_email(user.email) is not None or not self._store.add(
                 user, generate_password_hash(password, _HASH_METHOD)):
             raise EmailTaken(f"an account with email {user.email} exists already")
-        return UserReply(user, self._served_by)
+        return user
 
-    def get_user(self, request: GetUserRequest) -> UserReply:
+    def get_user(self, request: GetUserRequest) -> User:
         """One user by id; UserNotFound if there is none."""
         user_id = validate.uuid(request.id, "id")
         user = self._store.get(user_id)
         if user is None:
             raise UserNotFound(f"no user with id {user_id}")
-        return UserReply(user, self._served_by)
+        return user
 
     def login(self, request: LoginRequest) -> LoginReply:
         """A token for the right password; WrongPassword otherwise."""
@@ -215,7 +205,7 @@ class Accounts:
             raise WrongPassword("wrong email or password")
         user = found[0]
         token = self._issuer.issue(user.id, {"name": user.name})
-        return LoginReply(token, int(self._issuer.ttl), served_by=self._served_by)
+        return LoginReply(token, int(self._issuer.ttl))
 
     def get_shelf(self, request: GetShelfRequest) -> ShelfReply:
         """The user's shelf; UserNotFound for an unknown user."""
@@ -223,7 +213,7 @@ class Accounts:
         book_ids = self._store.shelf(user_id)
         if book_ids is None:
             raise UserNotFound(f"no user with id {user_id}")
-        return ShelfReply(user_id, book_ids, self._served_by)
+        return ShelfReply(user_id, book_ids)
 
     def add_to_shelf(self, request: AddToShelfRequest) -> ShelfReply:
         """Put a book on the shelf (twice is once); UserNotFound for an unknown user."""
@@ -232,7 +222,7 @@ class Accounts:
         book_ids = self._store.add_to_shelf(user_id, book_id)
         if book_ids is None:
             raise UserNotFound(f"no user with id {user_id}")
-        return ShelfReply(user_id, book_ids, self._served_by)
+        return ShelfReply(user_id, book_ids)
 
 
 def _check_email(value: Any) -> str:

@@ -2,7 +2,9 @@
 
 Each method is a :class:`kitcore.transport.grpc.Handler`: decode the message,
 call the endpoint, encode the reply. Errors become the status of their kind
-(NOT_FOUND, ALREADY_EXISTS, UNAUTHENTICATED, INVALID_ARGUMENT ...).
+(NOT_FOUND, ALREADY_EXISTS, UNAUTHENTICATED, INVALID_ARGUMENT ...). kitcore's
+server names the instance that answered in the trailing metadata
+``x-served-by``, so no reply message does.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from user.service import (
     LoginReply,
     LoginRequest,
     ShelfReply,
-    UserReply,
+    User,
 )
 
 
@@ -69,19 +71,17 @@ def decode_add_to_shelf(msg: user_pb2.AddToShelfRequest) -> AddToShelfRequest:
     return AddToShelfRequest(msg.user_id, msg.book_id)
 
 
-def encode_user_reply(reply: UserReply) -> user_pb2.UserReply:
-    """The UserReply message of an endpoint reply."""
-    user = user_pb2.User(id=reply.user.id, name=reply.user.name, email=reply.user.email)
-    return user_pb2.UserReply(user=user, served_by=reply.served_by)
+def encode_user_reply(user: User) -> user_pb2.UserReply:
+    """The UserReply message of an endpoint's user."""
+    return user_pb2.UserReply(user=user_pb2.User(id=user.id, name=user.name, email=user.email))
 
 
 def encode_login_reply(reply: LoginReply) -> user_pb2.LoginReply:
     """The LoginReply message of an endpoint reply."""
     return user_pb2.LoginReply(access_token=reply.access_token, token_type=reply.token_type,
-                               expires_in=reply.expires_in, served_by=reply.served_by)
+                               expires_in=reply.expires_in)
 
 
 def encode_shelf_reply(reply: ShelfReply) -> user_pb2.ShelfReply:
     """The ShelfReply message of an endpoint reply."""
-    return user_pb2.ShelfReply(user_id=reply.user_id, book_ids=reply.book_ids,
-                               served_by=reply.served_by)
+    return user_pb2.ShelfReply(user_id=reply.user_id, book_ids=reply.book_ids)

@@ -43,8 +43,8 @@ def store() -> Iterator[UserStore]:
 
 @pytest.fixture
 def accounts(store: UserStore, issuer: JWTIssuer) -> Accounts:
-    """The service over an empty store, answering as instance "user-test"."""
-    return Accounts(store, issuer, "user-test")
+    """The service over an empty store."""
+    return Accounts(store, issuer)
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ def stub(channel: grpc.Channel) -> user_pb2_grpc.UserServiceStub:
 def _status(call, request) -> tuple[str, str]:
     with pytest.raises(grpc.RpcError) as caught:
         call(request, timeout=5)
+    assert dict(caught.value.trailing_metadata())["x-served-by"] == "user-test"
     return caught.value.code().name, caught.value.details()
 
 
@@ -38,9 +39,10 @@ def test_sign_up_get_log_in_and_shelve(
 ) -> None:
     user = stub.CreateUser(ADA, timeout=5).user
     assert stub.GetUser(user_pb2.GetUserRequest(id=user.id), timeout=5).user == user
-    login = stub.Login(user_pb2.LoginRequest(email="ADA@example.org", password=PASSWORD),
-                       timeout=5)
-    assert login.token_type == "Bearer" and login.served_by == "user-test"
+    login, call = stub.Login.with_call(
+        user_pb2.LoginRequest(email="ADA@example.org", password=PASSWORD), timeout=5)
+    assert login.token_type == "Bearer"
+    assert dict(call.trailing_metadata())["x-served-by"] == "user-test"
     assert verifier.verify(login.access_token)["sub"] == user.id
     book_id = str(uuid.uuid4())
     for _ in range(2):
