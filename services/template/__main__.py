@@ -34,13 +34,13 @@ def build(config: KitConfig, store: ItemStore | None = None) -> App:
     store = store or ItemStore.open(config.database_url or DEFAULT_DATABASE_URL,
                                     config.service_name)
     # A service middleware: logs what happened in business terms ("item created").
-    items = ItemLog(Items(store, config.instance_id), logging.getLogger("template"))
+    items = ItemLog(Items(store), logging.getLogger("template"))
     endpoints = new_set(items, config.request_timeout)
     readiness = health.Readiness()
     readiness.add_check("database", store.ping)
     return App(
         config,
-        http_app=make_http_app(endpoints, config.instance_id),
+        http_app=make_http_app(endpoints, config.instance_id),  # X-Served-By on every answer
         grpc_register=lambda server: add_to_server(server, endpoints),
         readiness=readiness,
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from kitcore import log, metrics
 from kitcore.endpoint import Context, Endpoint, Middleware, chain, deadline_middleware
-from template.service import CreateItemRequest, GetItemRequest, ItemReply, TemplateService
+from template.service import CreateItemRequest, GetItemRequest, Item, TemplateService
 
 SERVICE = "template"
 
@@ -44,7 +44,7 @@ def new_set(service: TemplateService, timeout: float) -> Set:
 def make_get_item_endpoint(service: TemplateService) -> Endpoint:
     """An endpoint that serves :meth:`TemplateService.get_item`."""
 
-    def get_item(ctx: Context, request: GetItemRequest) -> ItemReply:
+    def get_item(ctx: Context, request: GetItemRequest) -> Item:
         return service.get_item(request)
 
     return get_item
@@ -53,7 +53,7 @@ def make_get_item_endpoint(service: TemplateService) -> Endpoint:
 def make_create_item_endpoint(service: TemplateService) -> Endpoint:
     """An endpoint that serves :meth:`TemplateService.create_item`."""
 
-    def create_item(ctx: Context, request: CreateItemRequest) -> ItemReply:
+    def create_item(ctx: Context, request: CreateItemRequest) -> Item:
         return service.create_item(request)
 
     return create_item

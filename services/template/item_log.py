@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from template.service import CreateItemRequest, GetItemRequest, ItemReply, TemplateService
+from template.service import CreateItemRequest, GetItemRequest, Item, TemplateService
 
 
 class ItemLog:
@@ -21,13 +21,12 @@ class ItemLog:
         self._next = next_service
         self._logger = logger
 
-    def get_item(self, request: GetItemRequest) -> ItemReply:
+    def get_item(self, request: GetItemRequest) -> Item:
         """Passed through."""
         return self._next.get_item(request)
 
-    def create_item(self, request: CreateItemRequest) -> ItemReply:
+    def create_item(self, request: CreateItemRequest) -> Item:
         """Passed through; one line "item created" with its id and name."""
-        reply = self._next.create_item(request)
-        fields = {"item_id": reply.item.id, "name": reply.item.name}
-        self._logger.info("item created", extra={"fields": fields})
-        return reply
+        item = self._next.create_item(request)
+        self._logger.info("item created", extra={"fields": {"item_id": item.id, "name": item.name}})
+        return item

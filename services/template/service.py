@@ -3,6 +3,8 @@
 This module is business logic only: no web framework, no gRPC, no tracing.
 :class:`Items` checks every field with :mod:`kitcore.validate` (the same text
 and id rules whatever the transport); the store below it only reads and writes rows.
+Its methods return domain values (an :class:`Item`); which instance served a
+call is the transports' to say (``X-Served-By``, ``x-served-by``).
 """
 
 from __future__ import annotations
@@ -39,14 +41,6 @@ class CreateItemRequest:
     name: Any
 
 
-@dataclass(frozen=True)
-class ItemReply:
-    """One item, and the instance that served it."""
-
-    item: Item
-    served_by: str = ""
-
-
 class ItemNotFound(NotFound):
     """No item has the id asked for."""
 
@@ -54,11 +48,11 @@ class ItemNotFound(NotFound):
 class TemplateService(Protocol):
     """The template service, as every transport and client sees it."""
 
-    def get_item(self, request: GetItemRequest) -> ItemReply:
+    def get_item(self, request: GetItemRequest) -> Item:
         """One item by id; ItemNotFound if there is none."""
         ...
 
-    def create_item(self, request: CreateItemRequest) -> ItemReply:
+    def create_item(self, request: CreateItemRequest) -> Item:
         """Add an item; it gets a new id."""
         ...
 
@@ -78,22 +72,21 @@ class ItemRepository(Protocol):
 class Items:
     """The plain implementation of :class:`TemplateService` over an :class:`ItemRepository`."""
 
-    def __init__(self, store: ItemRepository, instance_id: str = "") -> None:
+    def __init__(self, store: ItemRepository) -> None:
         self._store = store
-        self._served_by = instance_id
 
-    def get_item(self, request: GetItemRequest) -> ItemReply:
+    def get_item(self, request: GetItemRequest) -> Item:
         """One item by id; ItemNotFound if there is none."""
         item_id = validate.uuid(request.id, "id")
         item = self._store.get(item_id)
         if item is None:
             raise ItemNotFound(f"no item with id {item_id}")
-        return ItemReply(item, self._served_by)
+        return item
 
-    def create_item(self, request: CreateItemRequest) -> ItemReply:
+    def create_item(self, request: CreateItemRequest) -> Item:
         """Add an item; it gets a new id."""
         name = validate.text(request.name, "name", max_len=NAME_MAX)
         item = Item(id=str(uuid.uuid4()), name=name)
         self._store.add(item)
-        return ItemReply(item, self._served_by)
+        return item
 

@@ -4,6 +4,8 @@ Each method is a :class:`kitcore.transport.grpc.Handler` over the endpoint Set:
 decode the message, call the endpoint, encode the reply. Errors become the
 status of their kind (NOT_FOUND, INVALID_ARGUMENT ...). In proto3 a missing
 field reads as its zero value, so a missing name arrives as "" and is refused.
+kitcore's server names the instance that answered in the trailing metadata
+``x-served-by``, so no reply message does.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import grpc
 from kitcore.transport.grpc import Handler
 from protos import template_pb2, template_pb2_grpc
 from template.endpoints import Set
-from template.service import CreateItemRequest, GetItemRequest, ItemReply
+from template.service import CreateItemRequest, GetItemRequest, Item
 
 
 class TemplateServicer(template_pb2_grpc.TemplateServiceServicer):
@@ -41,7 +43,6 @@ def decode_create_item(msg: template_pb2.CreateItemRequest) -> CreateItemRequest
     return CreateItemRequest(msg.name)
 
 
-def encode_item_reply(reply: ItemReply) -> template_pb2.ItemReply:
-    """The ItemReply message of an endpoint reply."""
-    item = template_pb2.Item(id=reply.item.id, name=reply.item.name)
-    return template_pb2.ItemReply(item=item, served_by=reply.served_by)
+def encode_item_reply(item: Item) -> template_pb2.ItemReply:
+    """The ItemReply message of an endpoint's item."""
+    return template_pb2.ItemReply(item=template_pb2.Item(id=item.id, name=item.name))

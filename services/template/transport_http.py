@@ -1,10 +1,11 @@
 """The template service over HTTP: JSON routes on Flask, served from the endpoint Set.
 
-    GET  /items/<id>      -> {"item": {"id", "name"}, "served_by"}
-    POST /items {name}    -> 201 {"item": {"id", "name"}, "served_by"}
+    GET  /items/<id>      -> {"item": {"id", "name"}}
+    POST /items {name}    -> 201 {"item": {"id", "name"}}
 
-Every response, errors too, carries ``X-Served-By``; errors are kitcore's JSON
-error body.
+Every response, errors too, names the instance that answered in
+``X-Served-By`` (kitcore writes it from the instance id given to
+:func:`make_http_app`); errors are kitcore's JSON error body.
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ import flask
 
 from kitcore.transport import http
 from template.endpoints import SERVICE, Set
-from template.service import CreateItemRequest, GetItemRequest, ItemReply
+from template.service import CreateItemRequest, GetItemRequest, Item
 
 MAX_BODY_BYTES = 16 * 1024  # an item is a few hundred bytes
 
 
 def make_http_app(endpoints: Set, instance_id: str) -> flask.Flask:
-    """A Flask app serving the endpoints; main adds health and metrics routes."""
+    """A Flask app serving the endpoints, each answer naming ``instance_id`` in
+    ``X-Served-By``; main adds health and metrics routes."""
     app = http.new_app(SERVICE, max_body_bytes=MAX_BODY_BYTES, served_by=instance_id)
     http.route(app, "/items/<item_id>", ["GET"], endpoints.get_item, decode_get_item,
-               name="get_item")
+               encode_item, name="get_item")
     http.route(app, "/items", ["POST"], endpoints.create_item, decode_create_item,
                encode_created, name="create_item")
     return app
@@ -41,6 +43,11 @@ def decode_create_item(request: flask.Request, path: dict[str, Any]) -> CreateIt
     return CreateItemRequest(body.get("name"))
 
 
-def encode_created(reply: ItemReply) -> flask.Response:
+def encode_item(item: Item) -> flask.Response:
+    """``{"item": {...}}``."""
+    return http.encode_json({"item": item})
+
+
+def encode_created(item: Item) -> flask.Response:
     """201 with the new item."""
-    return http.encode_json(reply, 201)
+    return http.encode_json({"item": item}, 201)

@@ -231,8 +231,10 @@ def test_the_generated_service_registers_and_answers_over_http_and_grpc(
             call = channel.unary_unary(get_item,
                                        request_serializer=pb2.GetItemRequest.SerializeToString,
                                        response_deserializer=pb2.ItemReply.FromString)
-            reply = call(pb2.GetItemRequest(id=created.json()["item"]["id"]), timeout=5)
-        assert (reply.item.name, reply.served_by) == ("bolts", HOST)
+            reply, done = call.with_call(pb2.GetItemRequest(id=created.json()["item"]["id"]),
+                                         timeout=5)
+        assert reply.item.name == "bolts"
+        assert dict(done.trailing_metadata())["x-served-by"] == HOST
         assert requests.get(f"http://{instance.http}/readyz", timeout=5).status_code == 200
         metrics = requests.get(f"http://{instance.http}/metrics", timeout=5).text
         assert f'endpoint="create_item",outcome="ok",service="{NAME}"' in metrics

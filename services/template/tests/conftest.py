@@ -26,8 +26,8 @@ def store() -> Iterator[ItemStore]:
 
 @pytest.fixture
 def items(store: ItemStore) -> Items:
-    """The service over an empty store, answering as instance "template-test"."""
-    return Items(store, "template-test")
+    """The service over an empty store."""
+    return Items(store)
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ def test_a_call_is_served_counted_and_logged(
     before = _count("create_item", "ok")
     with caplog.at_level(logging.DEBUG, logger="template"):  # a success outside a sampled trace
         reply = endpoints.create_item(Context(), CreateItemRequest("first"))
-    assert reply.item.name == "first" and reply.served_by == "template-test"
+    assert reply.name == "first"
     assert _count("create_item", "ok") == before + 1
     [line] = [r for r in caplog.records if r.name == "template"]
     assert line.fields["endpoint"] == "create_item" and line.fields["outcome"] == "ok"

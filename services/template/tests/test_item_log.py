@@ -15,11 +15,11 @@ def test_each_created_item_is_logged_with_its_name(items: Items,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     logged = ItemLog(items, logging.getLogger(LOGGER))
     caplog.set_level(logging.INFO, logger=LOGGER)
-    item = logged.create_item(CreateItemRequest("lamp")).item
+    item = logged.create_item(CreateItemRequest("lamp"))
     [record] = [r for r in caplog.records if r.name == LOGGER]
     assert record.getMessage() == "item created"
     assert record.fields == {"item_id": item.id, "name": "lamp"}
-    assert logged.get_item(GetItemRequest(item.id)).item == item
+    assert logged.get_item(GetItemRequest(item.id)) == item
 
 
 def test_errors_pass_through_unlogged(items: Items, caplog: pytest.LogCaptureFixture) -> None:

@@ -62,9 +62,10 @@ def test_registers_in_etcd_and_answers_at_the_addresses_it_registered(
         item = created.json()["item"]
         with grpc.insecure_channel(instance.grpc) as channel:
             stub = template_pb2_grpc.TemplateServiceStub(channel)
-            got = stub.GetItem(template_pb2.GetItemRequest(id=item["id"]), timeout=5)
-        assert (got.item.id, got.item.name, got.served_by) == (
-            item["id"], "first", "template-main-test")
+            got, call = stub.GetItem.with_call(template_pb2.GetItemRequest(id=item["id"]),
+                                               timeout=5)
+        assert (got.item.id, got.item.name) == (item["id"], "first")
+        assert dict(call.trailing_metadata())["x-served-by"] == "template-main-test"
         for path in ("/healthz", "/readyz"):
             assert requests.get(f"http://{instance.http}{path}", timeout=5).status_code == 200
 
@@ -93,7 +94,8 @@ def test_runs_alone_keeps_writes_over_a_restart_logs_and_counts(tmp_path: Path) 
 
         server.start()
         got = requests.get(f"{server.url}/items/{item['id']}", timeout=5)
-        assert got.json() == {"item": item, "served_by": "template-main-test"}
+        assert got.json() == {"item": item}
+        assert got.headers["X-Served-By"] == "template-main-test"
         again = requests.get(f"{server.url}/items/{via_grpc.id}", timeout=5)
         assert again.json()["item"]["name"] == "second"
         metrics = requests.get(f"{server.url}/metrics", timeout=5).text

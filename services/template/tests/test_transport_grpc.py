@@ -34,8 +34,10 @@ def _status(call, request) -> tuple[grpc.StatusCode, str, dict]:
 
 
 def test_create_then_get(stub: template_pb2_grpc.TemplateServiceStub) -> None:
-    created = stub.CreateItem(template_pb2.CreateItemRequest(name="first"), timeout=5)
-    assert created.served_by == "template-test" and uuid.UUID(created.item.id)
+    created, call = stub.CreateItem.with_call(template_pb2.CreateItemRequest(name="first"),
+                                              timeout=5)
+    assert uuid.UUID(created.item.id)
+    assert dict(call.trailing_metadata())["x-served-by"] == "template-test"
     got = stub.GetItem(template_pb2.GetItemRequest(id=created.item.id), timeout=5)
     assert got.item == created.item and got.item.name == "first"
 
@@ -61,6 +63,7 @@ def test_bad_requests_get_the_status_of_their_kind(
     status, details, trailing = _status(getattr(stub, method), request_)
     assert status.name == code and message in details
     assert trailing["kit-error-code"] == code.lower()
+    assert trailing["x-served-by"] == "template-test"  # errors name the instance too
 
 
 def test_bytes_that_are_no_message_are_invalid_argument(channel: grpc.Channel) -> None:
