@@ -39,7 +39,7 @@ from typing import Any
 import flask
 import grpc
 import waitress
-from catalogue import book_reply
+from catalogue import SERVED_BY, book_reply
 
 from kitcore import errors, faults, log, metrics, tracing
 from kitcore.app import HTTP_THREADS, App, setup_process
@@ -49,7 +49,7 @@ from kitcore.transport import http
 from kitcore.transport.grpc import Handler
 from protos import book_pb2, book_pb2_grpc
 
-SERVICE = "bench"
+SERVICE = SERVED_BY  # the instance id kitcore names on every answer
 KNOBS = faults.FaultSettings()
 """The fault knobs, off, as a service runs them when no fault is asked for."""
 
@@ -132,8 +132,7 @@ def run_kitcore_grpc(port: int, otlp: str, sample_all: bool = True) -> None:
     handler = Handler(
         server_chain(get_book, "GetBook"),
         lambda message: message.id,
-        lambda reply: book_pb2.BookReply(book=book_pb2.Book(**reply["book"]),
-                                         served_by=reply["served_by"]),
+        lambda reply: book_pb2.BookReply(book=book_pb2.Book(**reply["book"])),
         name="GetBook",
     )
 
@@ -158,7 +157,7 @@ def bare_flask_app() -> flask.Flask:
         reply = book_reply(book_id)
         if reply is None:
             return flask.jsonify({"error": {"code": "not_found", "message": "no book"}}), 404
-        return flask.jsonify(reply)
+        return flask.jsonify(reply), {"X-Served-By": SERVED_BY}
 
     return app
 
@@ -186,16 +185,20 @@ def run_on(server: str, factory: str, port: int) -> None:
     os.execve(binary, argv, env)
 
 
+_SERVED_BY_TRAILER = (("x-served-by", SERVED_BY),)
+"""What kitcore's gRPC server adds to every answer, written by hand on the bare side."""
+
+
 class BareBookServicer(book_pb2_grpc.BookServiceServicer):
     """GetBook written straight against grpcio."""
 
     def GetBook(self, request: book_pb2.GetBookRequest, context: grpc.ServicerContext) -> Any:  # noqa: N802
         """The book, or NOT_FOUND."""
         reply = book_reply(request.id)
+        context.set_trailing_metadata(_SERVED_BY_TRAILER)
         if reply is None:
             context.abort(grpc.StatusCode.NOT_FOUND, "no book")
-        return book_pb2.BookReply(book=book_pb2.Book(**reply["book"]),
-                                  served_by=reply["served_by"])
+        return book_pb2.BookReply(book=book_pb2.Book(**reply["book"]))
 
 
 def run_grpc_aio(port: int) -> None:
@@ -205,10 +208,10 @@ def run_grpc_aio(port: int) -> None:
     class AioBookServicer(book_pb2_grpc.BookServiceServicer):
         async def GetBook(self, request: Any, context: Any) -> Any:  # noqa: N802
             reply = book_reply(request.id)
+            context.set_trailing_metadata(_SERVED_BY_TRAILER)
             if reply is None:
                 await context.abort(grpc.StatusCode.NOT_FOUND, "no book")
-            return book_pb2.BookReply(book=book_pb2.Book(**reply["book"]),
-                                      served_by=reply["served_by"])
+            return book_pb2.BookReply(book=book_pb2.Book(**reply["book"]))
 
     async def serve() -> None:
         server = grpc.aio.server()
