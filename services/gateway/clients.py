@@ -201,7 +201,8 @@ def _attributed(service: str) -> Middleware:
         def endpoint(ctx: Context, request: Any) -> Served[Any]:
             ctx, tried = sd.record_instances(ctx)
             try:
-                return Served(next_endpoint(ctx, request), tried[-1].id if tried else "")
+                reply = next_endpoint(ctx, request)
+                return Served(reply, tried[-1].id if tried else "")  # the last tried answered
             except (errors.Unavailable, errors.DeadlineExceeded) as error:
                 what = "unavailable" if isinstance(error, errors.Unavailable) else "timed out"
                 raise type(error)(f"{service} {what}: {error.message}",
