@@ -9,6 +9,13 @@ always traced and a load test is traced a few times a second. Behind
 edge; every later hop follows the caller's decision, so a trace is whole or
 absent. :mod:`kitcore.tracing` makes ``parentbased_ratelimited`` (10 traces/s
 per process) the default.
+
+:class:`ParentBasedRateLimited` is that pair, and can also tell in advance that
+a request will not be sampled (:meth:`ParentBasedRateLimited.drops`): its
+caller did not sample it, or no token is left at the edge. kitcore's server
+spans (:mod:`kitcore.spans`) then make the unsampled span themselves, without
+the SDK's span-building path, which is most of what tracing costs a request
+that is not traced.
 """
 
 from __future__ import annotations
@@ -42,13 +49,21 @@ class RateLimited(Sampler):
 
     def take(self) -> bool:
         """Use one token if there is one (True: sample)."""
+        return self._refill(use=True)
+
+    def has_token(self) -> bool:
+        """True if a token is there now (:meth:`take` would sample); none is used."""
+        return self._refill(use=False)
+
+    def _refill(self, *, use: bool) -> bool:
         now = time.monotonic()
         with self._lock:
             self._tokens = min(self._depth, self._tokens + (now - self._last) * self.per_second)
             self._last = now
             if self._tokens < 1.0:
                 return False
-            self._tokens -= 1.0
+            if use:
+                self._tokens -= 1.0
             return True
 
     def should_sample(
@@ -72,6 +87,22 @@ class RateLimited(Sampler):
         return f"RateLimited{{{self.per_second:g}/s}}"
 
 
+class ParentBasedRateLimited(ParentBased):
+    """Follow the caller's decision; at the edge, :class:`RateLimited` decides."""
+
+    def __init__(self, per_second: float = DEFAULT_PER_SECOND) -> None:
+        self.edge = RateLimited(per_second)
+        super().__init__(self.edge)
+
+    def drops(self, caller_sampled: bool | None) -> bool:
+        """True if a server span is certain not to be sampled: its caller's trace is
+        not sampled (``caller_sampled`` False), or it starts a trace (None) while
+        the edge has no token left. False means: ask :meth:`should_sample`."""
+        if caller_sampled is None:
+            return not self.edge.has_token()
+        return not caller_sampled
+
+
 def parent_based_rate_limited(per_second: float = DEFAULT_PER_SECOND) -> Sampler:
     """Follow the caller's decision; at the edge, :class:`RateLimited` decides."""
-    return ParentBased(RateLimited(per_second))
+    return ParentBasedRateLimited(per_second)
