@@ -1,19 +1,28 @@
 """Client-side adaptive throttling (Google SRE book, "Handling Overload").
 
 A :class:`Throttle` watches the calls to one backend over a sliding window:
-``requests`` (every call the client wanted to make) and ``accepts`` (calls the
-backend answered, including answers that are the caller's fault, such as
-not found). A new call is refused locally, with probability::
+``requests`` (calls sent to the backend) and ``accepts`` (calls the backend
+answered, including answers that are the caller's fault, such as not found).
+A new call is refused locally, with probability::
 
     max(0, (requests - floor - K * accepts) / (requests + 1))
 
-as :class:`~kitcore.overload.Overloaded`, without being sent. With K = 2 the
-client sends up to twice what the backend accepts, so a backend that refuses
-most calls (down, timing out, shedding load) costs microseconds per call instead
-of a connection attempt or a timeout, and gets traffic back as it recovers.
+as :class:`~kitcore.overload.Overloaded`, without being sent. With K = 2 a
+backend that refuses most calls (down, timing out, shedding load) costs
+microseconds per refused call instead of a connection attempt or a timeout;
+the calls still sent probe it, and it gets its traffic back as it recovers.
 The ``floor`` (10 calls) keeps a handful of failures in a quiet window from
-refusing anything: the book's formula alone refuses one call in four after
-three calls and one failure.
+refusing anything: the formula alone refuses one call in four after three
+calls and one failure.
+
+Unlike the SRE book, calls refused locally are not counted as requests. Counted,
+they keep the probability near 1 after the backend has recovered (each refusal
+is a request without an accept, so the ratio feeds itself) until the outage's
+calls leave the window and beyond: over a 10 s window a backend back after a
+10 s outage stayed mostly refused for more than 10 s. Counting only what was
+sent, the first calls that succeed bring it back within a second or two; in
+exchange about one call in seven still reaches a backend that is down (at
+50 calls/s and a 10 s window), each failing fast.
 
 Metrics: ``kit_client_throttled_total{backend}`` counts refused calls,
 ``kit_client_throttle_ratio{backend}`` is the last computed refusal probability.
@@ -105,10 +114,10 @@ class Throttle:
     def _admit(self) -> None:
         probability = self.rejection_probability()
         self._ratio.set(probability)
-        self._counts.add("requests")
         if probability > 0 and self._random.random() < probability:
             self._throttled.inc()
             raise Overloaded(f"{self.backend} throttled: it refused most recent calls")
+        self._counts.add("requests")
 
     def _record(self, error: BaseException | None) -> None:
         if accepted(error):
