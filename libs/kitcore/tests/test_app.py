@@ -5,7 +5,8 @@ The in-process tests check the readiness wiring and the routes every service
 gets from the app; the process tests check the graceful stop (requests in
 flight finish, new connections are refused, the process exits 0 within the
 grace period, and its etcd key goes away) and, with ``setup_process``, JSON
-logs and traces of both transports.
+logs and traces of both transports. Each runs on every HTTP server
+``KIT_HTTP_SERVER`` can name (``http_server``, from conftest.py).
 """
 
 from __future__ import annotations
@@ -67,8 +68,9 @@ def _refused(port: int) -> bool:
         return True
 
 
-def _config(**env: str) -> KitConfig:
+def _config(http_server: str, **env: str) -> KitConfig:
     environ = {
+        "KIT_HTTP_SERVER": http_server,
         "KIT_HTTP_PORT": str(free_port()),
         "KIT_GRPC_PORT": str(free_port()),
         "KIT_ADVERTISE_HOST": "127.0.0.1",
@@ -82,10 +84,10 @@ def _config(**env: str) -> KitConfig:
 
 
 @pytest.fixture
-def app() -> Iterator[App]:
+def app(http_server: str) -> Iterator[App]:
     http_app = new_app("tiny")
     route(http_app, "/work", ["GET"], work, decode_http)
-    running = App(_config(), http_app=http_app, grpc_register=register).start()
+    running = App(_config(http_server), http_app=http_app, grpc_register=register).start()
     yield running
     running.stop()
 
@@ -117,10 +119,10 @@ def test_stop_refuses_new_connections_and_is_idempotent(app):
     app.stop()
 
 
-def test_adds_the_routes_every_service_serves():
+def test_adds_the_routes_every_service_serves(http_server):
     http_app = new_app("tiny")
     settings = FaultSettings()
-    config = _config(KIT_ADMIN_USER="ops", KIT_ADMIN_PASSWORD="knob-secret")
+    config = _config(http_server, KIT_ADMIN_USER="ops", KIT_ADMIN_PASSWORD="knob-secret")
     app = App(config, http_app=http_app, grpc_register=register, fault_settings=settings).start()
     try:
         base = f"http://127.0.0.1:{config.http_port}"
@@ -140,10 +142,10 @@ def test_without_fault_settings_there_is_no_admin_route(app):
     assert requests.get(admin, auth=("admin", ""), timeout=5).status_code == 404
 
 
-def test_readyz_runs_the_checks_of_the_readiness_it_was_given():
+def test_readyz_runs_the_checks_of_the_readiness_it_was_given(http_server):
     readiness = Readiness()
     readiness.add_check("database", lambda: False)
-    config = _config()
+    config = _config(http_server)
     app = App(config, http_app=new_app("tiny"), readiness=readiness).start()
     try:
         base = f"http://127.0.0.1:{config.http_port}"
@@ -154,10 +156,10 @@ def test_readyz_runs_the_checks_of_the_readiness_it_was_given():
         app.stop()
 
 
-def test_routes_the_app_already_has_are_left_alone():
+def test_routes_the_app_already_has_are_left_alone(http_server):
     http_app = new_app("tiny")
     http_app.add_url_rule("/metrics", "metrics", lambda: "own metrics")
-    config = _config()
+    config = _config(http_server)
     app = App(config, http_app=http_app).start()
     try:
         own = requests.get(f"http://127.0.0.1:{config.http_port}/metrics", timeout=5)
@@ -166,13 +168,13 @@ def test_routes_the_app_already_has_are_left_alone():
         app.stop()
 
 
-def test_a_port_already_taken_fails_start_clearly():
+def test_a_port_already_taken_fails_start_clearly(http_server):
     with socket.socket() as taken:
         taken.bind(("0.0.0.0", 0))
         taken.listen()
         port = taken.getsockname()[1]
         http_app = new_app("tiny")
-        config = _config(KIT_HTTP_PORT=str(port))
+        config = _config(http_server, KIT_HTTP_PORT=str(port))
         with pytest.raises(OSError):
             App(config, http_app=http_app, grpc_register=register).start()
         # the gRPC server started before the failure is stopped again
@@ -183,9 +185,9 @@ def test_a_port_already_taken_fails_start_clearly():
 
 
 class _Tiny:
-    """tiny_service.py running as a child process."""
+    """tiny_service.py running as a child process, on the HTTP server named."""
 
-    def __init__(self, **env: str) -> None:
+    def __init__(self, http_server: str, **env: str) -> None:
         self.http_port, self.grpc_port = free_port(), free_port()
         self.env = {
             **os.environ,
@@ -195,6 +197,7 @@ class _Tiny:
             "KIT_INSTANCE_ID": f"tiny-{self.http_port}",
             "KIT_SHUTDOWN_GRACE": str(GRACE),
             "KIT_ETCD_ENDPOINTS": "",
+            "KIT_HTTP_SERVER": http_server,
             **env,
         }
         self.proc = subprocess.Popen(
@@ -238,8 +241,8 @@ class _Tiny:
 
 
 @pytest.fixture
-def tiny() -> Iterator[_Tiny]:
-    process = _Tiny()
+def tiny(http_server: str) -> Iterator[_Tiny]:
+    process = _Tiny(http_server)
     yield process
     process.close()
 
@@ -257,7 +260,9 @@ def _in_background(call, results: dict, name: str) -> threading.Thread:
 
 
 def test_process_serves_http_and_grpc(tiny):
-    assert requests.get(f"{tiny.base}/work?sleep_ms=5", timeout=5).json() == {"slept_ms": 5}
+    answer = requests.get(f"{tiny.base}/work?sleep_ms=5", timeout=5)
+    assert answer.json() == {"slept_ms": 5}
+    assert answer.headers["X-Served-By"] == tiny.env["KIT_INSTANCE_ID"]
     response = requests.get(f"{tiny.base}/work?sleep_ms=abc", timeout=5)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_argument"
@@ -298,8 +303,8 @@ def test_sigterm_drains_in_flight_requests_then_exits_zero(tiny):
     assert stopped["drained"] is True
 
 
-def test_requests_longer_than_the_grace_are_cut_and_the_process_still_exits():
-    tiny = _Tiny(KIT_SHUTDOWN_GRACE="2")
+def test_requests_longer_than_the_grace_are_cut_and_the_process_still_exits(http_server):
+    tiny = _Tiny(http_server, KIT_SHUTDOWN_GRACE="2")
     try:
         results: dict = {}
         url = f"{tiny.base}/work?sleep_ms=20000"
@@ -328,9 +333,11 @@ def test_sigterm_when_idle_exits_zero_at_once(tiny):
     assert started["grpc"] == f"127.0.0.1:{tiny.grpc_port}"
 
 
-def test_setup_process_logs_json_and_traces_both_transports():
+def test_setup_process_logs_json_and_traces_both_transports(http_server):
     with OTLPCollector() as collector:
-        tiny = _Tiny(OTEL_EXPORTER_OTLP_ENDPOINT=collector.url, OTEL_SERVICE_NAME="tiny-traced")
+        tiny = _Tiny(
+            http_server, OTEL_EXPORTER_OTLP_ENDPOINT=collector.url, OTEL_SERVICE_NAME="tiny-traced"
+        )
         try:
             response = requests.get(f"{tiny.base}/work?sleep_ms=1", timeout=5)
             assert len(response.headers["X-Trace-Id"]) == 32
@@ -349,9 +356,9 @@ def test_setup_process_logs_json_and_traces_both_transports():
 # --- with a real etcd ------------------------------------------------------------------------
 
 
-def test_registered_while_running_and_gone_right_after_sigterm(etcd, etcd_client):
+def test_registered_while_running_and_gone_right_after_sigterm(http_server, etcd, etcd_client):
     client = etcd_client
-    tiny = _Tiny(KIT_ETCD_ENDPOINTS=etcd.address, KIT_REGISTER_TTL="10")
+    tiny = _Tiny(http_server, KIT_ETCD_ENDPOINTS=etcd.address, KIT_REGISTER_TTL="10")
     try:
         key = f"/kitcore/services/tiny/{tiny.env['KIT_INSTANCE_ID']}"
         deadline = time.monotonic() + 10
