@@ -17,7 +17,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ import pytest
 import requests
 from google.protobuf import struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from stop_helpers import in_background, refused
 from tiny_service import GRPC_SERVICE, decode_http, register, work
 
 from kitcore.app import App
@@ -59,13 +59,6 @@ def _grpc_work(port: int, sleep_ms: int = 0, timeout: float = 10.0) -> dict:
         reply = call(request, timeout=timeout)
     return dict(reply)
 
-
-def _refused(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return False
-    except ConnectionRefusedError:
-        return True
 
 
 def _config(http_server: str, **env: str) -> KitConfig:
@@ -114,8 +107,8 @@ def test_draining_makes_both_health_checks_say_not_ready(app):
 def test_stop_refuses_new_connections_and_is_idempotent(app):
     config = app.config
     app.stop()
-    assert _refused(config.http_port)
-    assert _refused(config.grpc_port)
+    assert refused(config.http_port)
+    assert refused(config.grpc_port)
     app.stop()
 
 
@@ -178,7 +171,7 @@ def test_a_port_already_taken_fails_start_clearly(http_server):
         with pytest.raises(OSError):
             App(config, http_app=http_app, grpc_register=register).start()
         # the gRPC server started before the failure is stopped again
-        assert _refused(config.grpc_port)
+        assert refused(config.grpc_port)
 
 
 # --- in a real process --------------------------------------------------------------------
@@ -247,17 +240,6 @@ def tiny(http_server: str) -> Iterator[_Tiny]:
     process.close()
 
 
-def _in_background(call, results: dict, name: str) -> threading.Thread:
-    def run() -> None:
-        try:
-            results[name] = call()
-        except Exception as exc:  # reported by the asserting test
-            results[name] = exc
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
 
 def test_process_serves_http_and_grpc(tiny):
     answer = requests.get(f"{tiny.base}/work?sleep_ms=5", timeout=5)
@@ -273,15 +255,15 @@ def test_process_serves_http_and_grpc(tiny):
 def test_sigterm_drains_in_flight_requests_then_exits_zero(tiny):
     results: dict = {}
     slow_ms = 2500
-    http = _in_background(
+    http = in_background(
         lambda: requests.get(f"{tiny.base}/work?sleep_ms={slow_ms}", timeout=20), results, "http"
     )
-    rpc = _in_background(lambda: _grpc_work(tiny.grpc_port, slow_ms, 20), results, "grpc")
+    rpc = in_background(lambda: _grpc_work(tiny.grpc_port, slow_ms, 20), results, "grpc")
     time.sleep(0.7)  # both calls are now in flight in the service
 
     signalled = time.monotonic()
     tiny.proc.send_signal(signal.SIGTERM)
-    while not (_refused(tiny.http_port) and _refused(tiny.grpc_port)):
+    while not (refused(tiny.http_port) and refused(tiny.grpc_port)):
         assert time.monotonic() - signalled < 1.5, "still accepting connections after SIGTERM"
         time.sleep(0.02)
     assert http.is_alive() and rpc.is_alive(), "the slow calls should still be in flight"
@@ -308,8 +290,8 @@ def test_requests_longer_than_the_grace_are_cut_and_the_process_still_exits(http
     try:
         results: dict = {}
         url = f"{tiny.base}/work?sleep_ms=20000"
-        http = _in_background(lambda: requests.get(url, timeout=30), results, "http")
-        rpc = _in_background(lambda: _grpc_work(tiny.grpc_port, 20000, 30), results, "grpc")
+        http = in_background(lambda: requests.get(url, timeout=30), results, "http")
+        rpc = in_background(lambda: _grpc_work(tiny.grpc_port, 20000, 30), results, "grpc")
         time.sleep(0.7)
         signalled = time.monotonic()
         assert tiny.terminate(timeout=10) == 0

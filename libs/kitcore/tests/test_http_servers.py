@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import flask
 import pytest
 import requests
+from stop_helpers import in_background, refused
 
 from kitcore.http_servers import HTTPServer, new_http_server
 from kitcore.testing.process import free_port
@@ -80,13 +81,6 @@ def served(http_server: str) -> Iterator[_Served]:
     running.stop(grace=1.0)
 
 
-def _refused(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return False
-    except ConnectionRefusedError:
-        return True
-
 
 def _raw(port: int, data: bytes) -> bytes:
     """Send ``data`` on a new connection; everything the server answers until it closes."""
@@ -109,17 +103,6 @@ def _read_one(conn: socket.socket) -> bytes:
         received += conn.recv(65536)
     return received
 
-
-def _in_background(call, results: dict, name: str) -> threading.Thread:
-    def run() -> None:
-        try:
-            results[name] = call()
-        except Exception as exc:  # reported by the asserting test
-            results[name] = exc
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
 
 
 # --- requests ---------------------------------------------------------------------------
@@ -159,7 +142,7 @@ def test_threads_are_the_requests_run_at_once(http_server):
     try:
         results: dict = {}
         calls = [
-            _in_background(lambda: requests.get(served.url + "/sleep/300", timeout=10),
+            in_background(lambda: requests.get(served.url + "/sleep/300", timeout=10),
                            results, str(n))
             for n in range(4)
         ]
@@ -190,11 +173,11 @@ def test_the_process_environment_is_not_in_the_request(http_server, monkeypatch)
 
 def test_stop_refuses_new_connections_and_answers_those_in_flight(served):
     results: dict = {}
-    slow = _in_background(lambda: requests.get(served.url + "/sleep/800", timeout=10),
+    slow = in_background(lambda: requests.get(served.url + "/sleep/800", timeout=10),
                           results, "slow")
     time.sleep(0.3)  # in flight now
     served.server.stop_accepting()
-    assert _refused(served.port)
+    assert refused(served.port)
     with pytest.raises(requests.ConnectionError):
         requests.get(served.url + "/sleep/1", timeout=2)
     assert slow.is_alive()
@@ -223,7 +206,7 @@ def test_a_kept_alive_connection_in_flight_is_answered_then_closed(served):
         time.sleep(0.2)
         served.server.stop_accepting()
         results: dict = {}
-        draining = _in_background(lambda: served.server.drain(time.monotonic() + 5),
+        draining = in_background(lambda: served.server.drain(time.monotonic() + 5),
                                   results, "drained")
         answer = _read_all(conn)
         assert answer.startswith(b"HTTP/1.1 200")
@@ -234,7 +217,7 @@ def test_a_kept_alive_connection_in_flight_is_answered_then_closed(served):
 
 def test_drain_says_false_when_a_request_outlives_the_deadline(served):
     results: dict = {}
-    slow = _in_background(lambda: requests.get(served.url + "/sleep/1500", timeout=10),
+    slow = in_background(lambda: requests.get(served.url + "/sleep/1500", timeout=10),
                           results, "slow")
     time.sleep(0.3)
     served.server.stop_accepting()
@@ -253,6 +236,6 @@ def test_a_port_already_taken_fails_start_with_oserror(http_server):
             new_http_server(http_server, new_app("servers"), "127.0.0.1", port, 2).start()
 
 
-def test_an_unknown_server_is_refused():
+def test_an_unknown_server_isrefused():
     with pytest.raises(ValueError, match="granian, waitress"):
         new_http_server("nginx", new_app("servers"), "127.0.0.1", free_port(), 2)
