@@ -22,15 +22,17 @@ process only in ``granian.server.MTServer``, which is meant for free-threaded
 Python and, from its ``serve()``, refuses a build with the GIL and takes over
 SIGTERM/SIGINT. :class:`GranianServer` therefore calls what ``serve()`` calls
 after those steps: ``_init_shared_socket()`` and ``_spawn_workers()`` with
-``_spawn_wsgi_worker``, then ``terminate()`` / ``join()`` on the workers in
-``wrks``. The Rust worker needs no free-threaded build: it takes the GIL for
-each call into the app, as in granian's process workers. These are private
-names, so granian is pinned exactly (requirements.lock) and
-``tests/test_http_servers.py`` checks the behaviour kitcore relies on: the
-port refused at once on stop, idle keep-alive connections closed, requests in
-flight answered, a taken port failing the start. Process workers (granian's
-default) would put HTTP and gRPC in different processes, with readiness, the
-fault knobs and metrics to share between them.
+``_spawn_wsgi_worker``, then ``terminate()`` on the workers in ``wrks`` and a
+join of each one's thread (``inner``). The Rust worker needs no free-threaded
+build: it takes the GIL for each call into the app, as in granian's process
+workers. These are private names, so granian is pinned exactly
+(requirements.lock) and ``tests/test_http_servers.py`` checks the behaviour
+kitcore relies on: the port refused at once on stop, idle keep-alive
+connections closed, requests in flight answered, a drain that says when it ran
+out of time, a taken port failing the start (checked here first: granian's
+socket shares its port with any other socket that allows it, SO_REUSEPORT).
+Process workers (granian's default) would put HTTP and gRPC in different
+processes, with readiness, the fault knobs and metrics to share between them.
 
 granian's WSGI layer copies the process environment into every request's
 environ; :class:`GranianServer` removes it again, so the service's settings
