@@ -8,10 +8,11 @@ order rotates each round, so drift in the machine's load hits every server
 alike). Every server answers the same lookup (bench/catalogue.py):
 
 HTTP, ``GET /books/book-042``, closed loop with wrk (1 thread, 32 connections):
-  flask, kitcore-http, kitcore-http-shipped, kitcore-http-traced (Python,
-  waitress, 8 threads), flask-granian, kitcore-http-granian (granian WSGI,
-  1 worker, 8 threads), flask-gunicorn, kitcore-http-gunicorn (gunicorn
-  gthread, 1 worker, 8 threads),
+  flask-granian, kitcore-http-granian (kitcore.app's default server: granian's
+  WSGI worker in a thread, 8 blocking threads), flask, kitcore-http,
+  kitcore-http-shipped, kitcore-http-traced (waitress, 8 threads),
+  flask-granian-process (granian's own process worker, 8 blocking threads),
+  flask-gunicorn, kitcore-http-gunicorn (gunicorn gthread, 1 worker, 8 threads),
   net/http, gokit (Go, bench/gokit).
 gRPC, ``BookService.GetBook``, closed loop with bench/loadgen (32 in flight):
   grpc-bare, grpc-aio, kitcore-grpc, kitcore-grpc-shipped, kitcore-grpc-traced
@@ -72,6 +73,8 @@ class Comparison:
 
 
 COMPARISONS = [
+    Comparison("kitcore HTTP (server chain) vs bare Flask, both on granian (kitcore's default)",
+               "kitcore-http-granian", "flask-granian", 0.10),
     Comparison("kitcore HTTP (server chain) vs bare Flask, both on waitress",
                "kitcore-http", "flask", 0.10),
     Comparison("kitcore gRPC (server chain) vs bare grpcio", "kitcore-grpc", "grpc-bare", 0.10),
@@ -84,11 +87,11 @@ COMPARISONS = [
     Comparison("kitcore gRPC, tracing on (all sampled) vs off", "kitcore-grpc-traced",
                "kitcore-grpc", 0.35),
     Comparison("Go kit (same chain) vs bare net/http", "gokit", "net/http", None),
-    Comparison("kitcore HTTP (server chain) vs bare Flask, both on granian",
-               "kitcore-http-granian", "flask-granian", 0.10),
     Comparison("kitcore HTTP (server chain) vs bare Flask, both on gunicorn",
                "kitcore-http-gunicorn", "flask-gunicorn", 0.10),
     Comparison("server: bare Flask on granian vs on waitress", "flask-granian", "flask", None),
+    Comparison("server: granian's worker in a thread (kitcore) vs in its own process",
+               "flask-granian", "flask-granian-process", None),
     Comparison("server: bare Flask on gunicorn vs on waitress", "flask-gunicorn", "flask", None),
     Comparison("server: kitcore HTTP on granian vs on waitress", "kitcore-http-granian",
                "kitcore-http", None),
@@ -104,14 +107,15 @@ def servers(otlp: str) -> list[Server]:
     python = [sys.executable, str(Path(__file__).with_name("transport_servers.py"))]
     gokit = str(harness.BUILD / "gokitbench")
     return [
+        Server("flask-granian", "http", [*python, "flask-granian", "{port}"]),
+        Server("kitcore-http-granian", "http", [*python, "kitcore-http-granian", "{port}"]),
         Server("flask", "http", [*python, "flask", "{port}"]),
         Server("kitcore-http", "http", [*python, "kitcore-http", "{port}"]),
         Server("kitcore-http-shipped", "http",
                [*python, "kitcore-http-shipped", "{port}", "--otlp", otlp]),
         Server("kitcore-http-traced", "http",
                [*python, "kitcore-http-traced", "{port}", "--otlp", otlp]),
-        Server("flask-granian", "http", [*python, "flask-granian", "{port}"]),
-        Server("kitcore-http-granian", "http", [*python, "kitcore-http-granian", "{port}"]),
+        Server("flask-granian-process", "http", [*python, "flask-granian-process", "{port}"]),
         Server("flask-gunicorn", "http", [*python, "flask-gunicorn", "{port}"]),
         Server("kitcore-http-gunicorn", "http", [*python, "kitcore-http-gunicorn", "{port}"]),
         Server("net/http", "http", [gokit, "-mode", "bare", "-addr", "127.0.0.1:{port}"]),
@@ -236,7 +240,8 @@ def run(seconds: float, rounds: int, warmup: float, only: set[str],
             "seconds_per_measurement": seconds, "rounds": rounds, "warmup_s": warmup,
             "connections_or_in_flight": CONNECTIONS, "server_cpu": SERVER_CPU,
             "load_cpu": LOAD_CPU, "waitress_threads": 8, "grpc_threads": 16,
-            "granian": "WSGI, 1 worker, 8 blocking threads",
+            "granian": "WSGI, 1 worker (a thread in kitcore; a process in "
+                       "flask-granian-process), 8 blocking threads",
             "gunicorn": "gthread, 1 worker, 8 threads",
             "http_load": "wrk -t1 -c32 (closed loop)",
             "grpc_load": "bench/loadgen grpc, 32 in flight on 2 connections (closed loop)",

@@ -35,6 +35,7 @@ TRANSPORT_ROWS = (
     ("kitcore-http-traced", "kitcore HTTP, tracing on, every request sampled", "kitcore-http"),
     ("flask-granian", "bare Flask on granian", "flask"),
     ("kitcore-http-granian", "kitcore HTTP endpoint on granian", "flask-granian"),
+    ("flask-granian-process", "bare Flask on granian's own process worker", "flask-granian"),
     ("flask-gunicorn", "bare Flask on gunicorn", "flask"),
     ("kitcore-http-gunicorn", "kitcore HTTP endpoint on gunicorn", "flask-gunicorn"),
     ("grpc-bare", "bare grpcio", None),

@@ -24,9 +24,9 @@ import matplotlib.pyplot as plt  # noqa: E402 (after choosing the backend)
 
 _ROW = re.compile(r"^(?P<label>\S.*?)\s+(?P<us>[\d.]+)\s+(?P<added>-?[\d.]+)\s+(?P<x>[\d.]+)$")
 PYTHON_CONTAINERS = ("book-1", "book-2", "user", "gateway", "gateway-2")
-HTTP_ORDER = ["flask", "kitcore-http", "kitcore-http-shipped", "kitcore-http-traced",
-              "flask-granian", "kitcore-http-granian", "flask-gunicorn", "kitcore-http-gunicorn",
-              "net/http", "gokit"]
+HTTP_ORDER = ["flask-granian", "kitcore-http-granian", "flask", "kitcore-http",
+              "kitcore-http-shipped", "kitcore-http-traced", "flask-granian-process",
+              "flask-gunicorn", "kitcore-http-gunicorn", "net/http", "gokit"]
 GRPC_ORDER = ["grpc-bare", "grpc-aio", "kitcore-grpc", "kitcore-grpc-shipped",
               "kitcore-grpc-traced"]
 
@@ -310,11 +310,13 @@ def _transport_md(t: dict[str, Any]) -> list[str]:
     return [
         "## Transport cost (closed loop, one CPU per server)", "",
         f"HTTP: {s['http_load']}, `GET /books/book-042`. gRPC: {s['grpc_load']}, "
-        "`BookService.GetBook`. Python servers on waitress (8 threads), granian (WSGI, 1 "
-        "worker, 8 threads), gunicorn (gthread, 1 worker, 8 threads) or grpcio (16 threads; "
-        "grpc.aio for comparison); kitcore's endpoint has the book service's chain (metrics, "
-        "log, faults off, deadline) and runs under kitcore.app (its routes too on granian and "
-        "gunicorn). Successful calls outside a sampled trace write no log line (DEBUG). "
+        "`BookService.GetBook`. Python servers on granian (kitcore.app's default: its WSGI "
+        "worker in a thread of the service, 8 blocking threads; flask-granian-process: its "
+        "own process worker), waitress (8 threads), gunicorn (gthread, 1 worker, 8 threads) "
+        "or grpcio (16 threads; grpc.aio for comparison); kitcore's endpoint has the book "
+        "service's chain (metrics, log, faults off, deadline) and runs under kitcore.app on "
+        "granian or waitress (on gunicorn, with the routes kitcore.app adds). "
+        "Successful calls outside a sampled trace write no log line (DEBUG). "
         "\"shipped\": tracing with the default sampler (parent-based, 10 new traces/s); "
         "\"traced\": every request sampled, spans exported over OTLP to a sink. Go kit's "
         "endpoint has the same chain (Prometheus, JSON log line, deadline). Medians over the "
@@ -331,11 +333,11 @@ def _transport_md(t: dict[str, Any]) -> list[str]:
 def _added_cpu(summary: dict[str, Any]) -> str:
     """"kitcore HTTP +N us (x.xx)", ... for each subject over its baseline."""
     parts = []
-    for label, subject, base in (("kitcore HTTP over Flask", "kitcore-http", "flask"),
+    for label, subject, base in (("kitcore HTTP over Flask, granian", "kitcore-http-granian",
+                                  "flask-granian"),
+                                 ("kitcore HTTP over Flask, waitress", "kitcore-http", "flask"),
                                  ("kitcore gRPC over grpcio", "kitcore-grpc", "grpc-bare"),
                                  ("Go kit over net/http", "gokit", "net/http"),
-                                 ("kitcore HTTP over Flask, granian", "kitcore-http-granian",
-                                  "flask-granian"),
                                  ("tracing as shipped, HTTP", "kitcore-http-shipped",
                                   "kitcore-http"),
                                  ("tracing as shipped, gRPC", "kitcore-grpc-shipped",

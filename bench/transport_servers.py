@@ -5,24 +5,31 @@
 Every KIND answers the same lookup (:mod:`catalogue`), ``GET /books/<id>`` over
 HTTP or ``BookService.GetBook`` over gRPC:
 
-- ``flask``: a bare Flask route on waitress with kitcore.app's thread count;
-- ``kitcore-http``: a kitcore endpoint behind ``kitcore.transport.http.route``
-  with the server chain the book service uses (metrics, log, faults off,
-  deadline), wired as a service's main does (``setup_process``, then
-  :class:`kitcore.app.App`: waitress, JSON log lines);
+- ``flask-granian``: a bare Flask route on kitcore.app's default server,
+  granian's Rust worker in a thread (:mod:`kitcore.http_servers`), with
+  kitcore.app's thread count as blocking threads;
+- ``kitcore-http-granian``: a kitcore endpoint behind
+  ``kitcore.transport.http.route`` with the server chain the book service uses
+  (metrics, log, faults off, deadline), wired as a service's main does
+  (``setup_process``, then :class:`kitcore.app.App` as shipped: granian, JSON
+  log lines);
+- ``flask`` / ``kitcore-http``: the same two on waitress (``KIT_HTTP_SERVER=waitress``);
 - ``grpc-bare``: a generated servicer on ``grpc.server`` with 16 threads;
 - ``kitcore-grpc``: the same endpoint and chain behind
   ``kitcore.transport.grpc.Handler`` on ``kitcore.app.App``'s gRPC server;
-- ``kitcore-http-traced`` / ``kitcore-grpc-traced``: as above with
+- ``kitcore-http-traced`` / ``kitcore-grpc-traced``: kitcore-http (waitress) and
+  kitcore-grpc with
   ``kitcore.tracing`` on, every request sampled, spans exported over OTLP to
   ``--otlp`` (see :mod:`otlp_sink`);
 - ``kitcore-http-shipped`` / ``kitcore-grpc-shipped``: tracing on with the
   sampler as shipped (``OTEL_TRACES_SAMPLER`` unset: parent-based, up to 10
   new traces per second);
-- ``flask-granian`` / ``kitcore-http-granian`` and ``flask-gunicorn`` /
-  ``kitcore-http-gunicorn``: the same two Flask apps (the kitcore one with the
-  routes kitcore.app adds) on granian (WSGI, 1 worker, 8 blocking threads) and
-  on gunicorn (gthread, 1 worker, 8 threads), for the server comparison;
+- ``flask-granian-process``: the bare app on granian's own process worker (its
+  command line: WSGI, 1 worker, 8 blocking threads), against the worker in a
+  thread that kitcore runs;
+- ``flask-gunicorn`` / ``kitcore-http-gunicorn``: the same two Flask apps (the
+  kitcore one with the routes kitcore.app adds) on gunicorn (gthread, 1
+  worker, 8 threads), for the server comparison;
 - ``grpc-aio``: the bare servicer on ``grpc.aio``.
 """
 
@@ -33,6 +40,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from concurrent import futures
 from typing import Any
 
@@ -43,8 +52,9 @@ from catalogue import SERVED_BY, book_reply
 
 from kitcore import errors, faults, log, metrics, tracing
 from kitcore.app import HTTP_THREADS, App, setup_process
-from kitcore.config import KitConfig
+from kitcore.config import DEFAULT_HTTP_SERVER, KitConfig
 from kitcore.endpoint import Context, Endpoint, chain, deadline_middleware
+from kitcore.http_servers import new_http_server
 from kitcore.transport import http
 from kitcore.transport.grpc import Handler
 from protos import book_pb2, book_pb2_grpc
@@ -78,9 +88,11 @@ def server_chain(endpoint: Endpoint, name: str) -> Endpoint:
     )(endpoint)
 
 
-def kitcore_config(http_port: int, grpc_port: int, otlp: str, sample_all: bool) -> KitConfig:
+def kitcore_config(http_port: int, grpc_port: int, otlp: str, sample_all: bool,
+                   http_server: str = DEFAULT_HTTP_SERVER) -> KitConfig:
     """The config a service would read: one port, no etcd, tracing to ``otlp`` if given
-    (every request sampled when ``sample_all``, else the default sampler).
+    (every request sampled when ``sample_all``, else the default sampler), HTTP on
+    ``http_server``.
 
     This process is the edge, so it puts the ``OTEL_*`` settings in its own
     environment, where ``setup_process`` reads them as in any service.
@@ -95,6 +107,7 @@ def kitcore_config(http_port: int, grpc_port: int, otlp: str, sample_all: bool) 
         "KIT_GRPC_PORT": str(grpc_port),
         "KIT_ADVERTISE_HOST": "127.0.0.1",
         "KIT_SHUTDOWN_GRACE": "1",
+        "KIT_HTTP_SERVER": http_server,
         **{k: v for k, v in os.environ.items() if k.startswith("OTEL_")},
     }
     config = KitConfig.from_env(SERVICE, environ)
@@ -112,9 +125,10 @@ def kitcore_http_app() -> flask.Flask:
     return app
 
 
-def run_kitcore_http(port: int, otlp: str, sample_all: bool = True) -> None:
+def run_kitcore_http(port: int, otlp: str, sample_all: bool = True,
+                     http_server: str = "waitress") -> None:
     """kitcore.transport.http on kitcore.app.App (which adds health, metrics, spans)."""
-    config = kitcore_config(port, 0, otlp, sample_all)
+    config = kitcore_config(port, 0, otlp, sample_all, http_server)
     App(config, http_app=kitcore_http_app(), fault_settings=KNOBS).run()
 
 
@@ -166,6 +180,19 @@ def run_flask(port: int) -> None:
     """The bare Flask app on waitress, as many threads as kitcore.app gives waitress."""
     waitress.serve(bare_flask_app(), host="127.0.0.1", port=port, threads=HTTP_THREADS,
                    _quiet=True)
+
+
+def run_flask_as_kitcore(port: int) -> None:
+    """The bare Flask app on kitcore.app's default server, as kitcore.app runs it, until SIGTERM."""
+    server = new_http_server(DEFAULT_HTTP_SERVER, bare_flask_app(), "127.0.0.1", port,
+                             HTTP_THREADS)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopped.set())
+    server.start()
+    stopped.wait()
+    server.stop_accepting()
+    server.drain(time.monotonic() + 1)
+    server.close(0.5)
 
 
 def run_on(server: str, factory: str, port: int) -> None:
@@ -241,9 +268,9 @@ KINDS = {
     "kitcore-http": run_kitcore_http,
     "kitcore-http-traced": run_kitcore_http,
     "kitcore-http-shipped": lambda port, otlp: run_kitcore_http(port, otlp, sample_all=False),
-    "flask-granian": lambda port, otlp: run_on("granian", "bare_flask_app", port),
-    "kitcore-http-granian": lambda port, otlp: run_on(
-        "granian", "kitcore_http_app_served_elsewhere", port),
+    "flask-granian": lambda port, otlp: run_flask_as_kitcore(port),
+    "kitcore-http-granian": lambda port, otlp: run_kitcore_http(port, otlp, http_server="granian"),
+    "flask-granian-process": lambda port, otlp: run_on("granian", "bare_flask_app", port),
     "flask-gunicorn": lambda port, otlp: run_on("gunicorn", "bare_flask_app", port),
     "kitcore-http-gunicorn": lambda port, otlp: run_on(
         "gunicorn", "kitcore_http_app_served_elsewhere", port),

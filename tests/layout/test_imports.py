@@ -53,10 +53,10 @@ def test_a_store_imports_its_domain_and_the_domain_no_store() -> None:
         assert not any(target.endswith(".store") for target in graph[f"{service}.service"])
 
 
-TRANSPORT_LIBRARIES = {"flask", "werkzeug", "waitress", "grpc", "grpc_health"}
-TRANSPORT_HOMES = ("kitcore.transport", "kitcore.app", "kitcore.testing")
+TRANSPORT_LIBRARIES = {"flask", "werkzeug", "granian", "waitress", "grpc", "grpc_health"}
+TRANSPORT_HOMES = ("kitcore.transport", "kitcore.app", "kitcore.http_servers", "kitcore.testing")
 """Where kitcore may import a transport library: the transports, the runner
-that starts them, and the test harness that serves them in tests."""
+and the HTTP servers that start them, and the test harness that serves them in tests."""
 
 
 def test_kitcore_speaks_flask_and_grpc_only_in_its_transports() -> None:

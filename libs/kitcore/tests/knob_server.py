@@ -1,6 +1,6 @@
 """A real HTTP server whose answers a test turns like knobs: delay, failure, blocking.
 
-:func:`start_knob_server` serves ``GET /work`` under waitress on a free port.
+:func:`start_knob_server` serves ``GET /work`` on the services' HTTP server on a free port.
 Each answer is ``{"served_by": name}`` after ``delay`` seconds, or a 503 when
 ``failing``, or a 404 when ``missing``; while ``gate`` is cleared, calls wait
 for it. ``calls`` counts what reached the server. :func:`client_endpoint`

@@ -5,7 +5,8 @@ The in-process tests check the readiness wiring and the routes every service
 gets from the app; the process tests check the graceful stop (requests in
 flight finish, new connections are refused, the process exits 0 within the
 grace period, and its etcd key goes away) and, with ``setup_process``, JSON
-logs and traces of both transports.
+logs and traces of both transports. Each runs on every HTTP server
+``KIT_HTTP_SERVER`` can name (``http_server``, from conftest.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +26,7 @@ import pytest
 import requests
 from google.protobuf import struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from stop_helpers import in_background, refused
 from tiny_service import GRPC_SERVICE, decode_http, register, work
 
 from kitcore.app import App
@@ -64,16 +65,10 @@ def _grpc_work_call(port: int, sleep_ms: int = 0, timeout: float = 10.0) -> tupl
     return dict(reply), dict(done.trailing_metadata())
 
 
-def _refused(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return False
-    except ConnectionRefusedError:
-        return True
 
-
-def _config(**env: str) -> KitConfig:
+def _config(http_server: str, **env: str) -> KitConfig:
     environ = {
+        "KIT_HTTP_SERVER": http_server,
         "KIT_HTTP_PORT": str(free_port()),
         "KIT_GRPC_PORT": str(free_port()),
         "KIT_ADVERTISE_HOST": "127.0.0.1",
@@ -87,10 +82,10 @@ def _config(**env: str) -> KitConfig:
 
 
 @pytest.fixture
-def app() -> Iterator[App]:
+def app(http_server: str) -> Iterator[App]:
     http_app = new_app("tiny")
     route(http_app, "/work", ["GET"], work, decode_http)
-    running = App(_config(), http_app=http_app, grpc_register=register).start()
+    running = App(_config(http_server), http_app=http_app, grpc_register=register).start()
     yield running
     running.stop()
 
@@ -122,15 +117,15 @@ def test_draining_makes_both_health_checks_say_not_ready(app):
 def test_stop_refuses_new_connections_and_is_idempotent(app):
     config = app.config
     app.stop()
-    assert _refused(config.http_port)
-    assert _refused(config.grpc_port)
+    assert refused(config.http_port)
+    assert refused(config.grpc_port)
     app.stop()
 
 
-def test_adds_the_routes_every_service_serves():
+def test_adds_the_routes_every_service_serves(http_server):
     http_app = new_app("tiny")
     settings = FaultSettings()
-    config = _config(KIT_ADMIN_USER="ops", KIT_ADMIN_PASSWORD="knob-secret")
+    config = _config(http_server, KIT_ADMIN_USER="ops", KIT_ADMIN_PASSWORD="knob-secret")
     app = App(config, http_app=http_app, grpc_register=register, fault_settings=settings).start()
     try:
         base = f"http://127.0.0.1:{config.http_port}"
@@ -150,10 +145,10 @@ def test_without_fault_settings_there_is_no_admin_route(app):
     assert requests.get(admin, auth=("admin", ""), timeout=5).status_code == 404
 
 
-def test_readyz_runs_the_checks_of_the_readiness_it_was_given():
+def test_readyz_runs_the_checks_of_the_readiness_it_was_given(http_server):
     readiness = Readiness()
     readiness.add_check("database", lambda: False)
-    config = _config()
+    config = _config(http_server)
     app = App(config, http_app=new_app("tiny"), readiness=readiness).start()
     try:
         base = f"http://127.0.0.1:{config.http_port}"
@@ -164,10 +159,10 @@ def test_readyz_runs_the_checks_of_the_readiness_it_was_given():
         app.stop()
 
 
-def test_routes_the_app_already_has_are_left_alone():
+def test_routes_the_app_already_has_are_left_alone(http_server):
     http_app = new_app("tiny")
     http_app.add_url_rule("/metrics", "metrics", lambda: "own metrics")
-    config = _config()
+    config = _config(http_server)
     app = App(config, http_app=http_app).start()
     try:
         own = requests.get(f"http://127.0.0.1:{config.http_port}/metrics", timeout=5)
@@ -176,26 +171,26 @@ def test_routes_the_app_already_has_are_left_alone():
         app.stop()
 
 
-def test_a_port_already_taken_fails_start_clearly():
+def test_a_port_already_taken_fails_start_clearly(http_server):
     with socket.socket() as taken:
         taken.bind(("0.0.0.0", 0))
         taken.listen()
         port = taken.getsockname()[1]
         http_app = new_app("tiny")
-        config = _config(KIT_HTTP_PORT=str(port))
+        config = _config(http_server, KIT_HTTP_PORT=str(port))
         with pytest.raises(OSError):
             App(config, http_app=http_app, grpc_register=register).start()
         # the gRPC server started before the failure is stopped again
-        assert _refused(config.grpc_port)
+        assert refused(config.grpc_port)
 
 
 # --- in a real process --------------------------------------------------------------------
 
 
 class _Tiny:
-    """tiny_service.py running as a child process."""
+    """tiny_service.py running as a child process, on the HTTP server named."""
 
-    def __init__(self, **env: str) -> None:
+    def __init__(self, http_server: str, **env: str) -> None:
         self.http_port, self.grpc_port = free_port(), free_port()
         self.env = {
             **os.environ,
@@ -205,6 +200,7 @@ class _Tiny:
             "KIT_INSTANCE_ID": f"tiny-{self.http_port}",
             "KIT_SHUTDOWN_GRACE": str(GRACE),
             "KIT_ETCD_ENDPOINTS": "",
+            "KIT_HTTP_SERVER": http_server,
             **env,
         }
         self.proc = subprocess.Popen(
@@ -248,26 +244,17 @@ class _Tiny:
 
 
 @pytest.fixture
-def tiny() -> Iterator[_Tiny]:
-    process = _Tiny()
+def tiny(http_server: str) -> Iterator[_Tiny]:
+    process = _Tiny(http_server)
     yield process
     process.close()
 
 
-def _in_background(call, results: dict, name: str) -> threading.Thread:
-    def run() -> None:
-        try:
-            results[name] = call()
-        except Exception as exc:  # reported by the asserting test
-            results[name] = exc
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
-
 
 def test_process_serves_http_and_grpc(tiny):
-    assert requests.get(f"{tiny.base}/work?sleep_ms=5", timeout=5).json() == {"slept_ms": 5}
+    answer = requests.get(f"{tiny.base}/work?sleep_ms=5", timeout=5)
+    assert answer.json() == {"slept_ms": 5}
+    assert answer.headers["X-Served-By"] == tiny.env["KIT_INSTANCE_ID"]
     response = requests.get(f"{tiny.base}/work?sleep_ms=abc", timeout=5)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_argument"
@@ -278,15 +265,15 @@ def test_process_serves_http_and_grpc(tiny):
 def test_sigterm_drains_in_flight_requests_then_exits_zero(tiny):
     results: dict = {}
     slow_ms = 2500
-    http = _in_background(
+    http = in_background(
         lambda: requests.get(f"{tiny.base}/work?sleep_ms={slow_ms}", timeout=20), results, "http"
     )
-    rpc = _in_background(lambda: _grpc_work(tiny.grpc_port, slow_ms, 20), results, "grpc")
+    rpc = in_background(lambda: _grpc_work(tiny.grpc_port, slow_ms, 20), results, "grpc")
     time.sleep(0.7)  # both calls are now in flight in the service
 
     signalled = time.monotonic()
     tiny.proc.send_signal(signal.SIGTERM)
-    while not (_refused(tiny.http_port) and _refused(tiny.grpc_port)):
+    while not (refused(tiny.http_port) and refused(tiny.grpc_port)):
         assert time.monotonic() - signalled < 1.5, "still accepting connections after SIGTERM"
         time.sleep(0.02)
     assert http.is_alive() and rpc.is_alive(), "the slow calls should still be in flight"
@@ -308,13 +295,13 @@ def test_sigterm_drains_in_flight_requests_then_exits_zero(tiny):
     assert stopped["drained"] is True
 
 
-def test_requests_longer_than_the_grace_are_cut_and_the_process_still_exits():
-    tiny = _Tiny(KIT_SHUTDOWN_GRACE="2")
+def test_requests_longer_than_the_grace_are_cut_and_the_process_still_exits(http_server):
+    tiny = _Tiny(http_server, KIT_SHUTDOWN_GRACE="2")
     try:
         results: dict = {}
         url = f"{tiny.base}/work?sleep_ms=20000"
-        http = _in_background(lambda: requests.get(url, timeout=30), results, "http")
-        rpc = _in_background(lambda: _grpc_work(tiny.grpc_port, 20000, 30), results, "grpc")
+        http = in_background(lambda: requests.get(url, timeout=30), results, "http")
+        rpc = in_background(lambda: _grpc_work(tiny.grpc_port, 20000, 30), results, "grpc")
         time.sleep(0.7)
         signalled = time.monotonic()
         assert tiny.terminate(timeout=10) == 0
@@ -338,9 +325,11 @@ def test_sigterm_when_idle_exits_zero_at_once(tiny):
     assert started["grpc"] == f"127.0.0.1:{tiny.grpc_port}"
 
 
-def test_setup_process_logs_json_and_traces_both_transports():
+def test_setup_process_logs_json_and_traces_both_transports(http_server):
     with OTLPCollector() as collector:
-        tiny = _Tiny(OTEL_EXPORTER_OTLP_ENDPOINT=collector.url, OTEL_SERVICE_NAME="tiny-traced")
+        tiny = _Tiny(
+            http_server, OTEL_EXPORTER_OTLP_ENDPOINT=collector.url, OTEL_SERVICE_NAME="tiny-traced"
+        )
         try:
             response = requests.get(f"{tiny.base}/work?sleep_ms=1", timeout=5)
             assert len(response.headers["X-Trace-Id"]) == 32
@@ -359,9 +348,9 @@ def test_setup_process_logs_json_and_traces_both_transports():
 # --- with a real etcd ------------------------------------------------------------------------
 
 
-def test_registered_while_running_and_gone_right_after_sigterm(etcd, etcd_client):
+def test_registered_while_running_and_gone_right_after_sigterm(http_server, etcd, etcd_client):
     client = etcd_client
-    tiny = _Tiny(KIT_ETCD_ENDPOINTS=etcd.address, KIT_REGISTER_TTL="10")
+    tiny = _Tiny(http_server, KIT_ETCD_ENDPOINTS=etcd.address, KIT_REGISTER_TTL="10")
     try:
         key = f"/kitcore/services/tiny/{tiny.env['KIT_INSTANCE_ID']}"
         deadline = time.monotonic() + 10

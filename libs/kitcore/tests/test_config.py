@@ -39,6 +39,7 @@ def test_defaults_let_a_service_run_alone():
     assert config.request_timeout == 5.0
     assert config.shutdown_grace == 10.0
     assert config.http_threads == 8
+    assert config.http_server == "granian"
 
 
 def test_every_variable_is_read():
@@ -62,6 +63,7 @@ def test_every_variable_is_read():
         "KIT_REQUEST_TIMEOUT": "2",
         "KIT_SHUTDOWN_GRACE": "3",
         "KIT_HTTP_THREADS": "16",
+        "KIT_HTTP_SERVER": "Waitress",
     }
     config = KitConfig.from_env("ignored", environ)
     assert config.service_name == "book"
@@ -79,6 +81,7 @@ def test_every_variable_is_read():
     assert config.database_url == "postgresql+psycopg://kit:kit@postgres/book"
     assert (config.request_timeout, config.shutdown_grace) == (2.0, 3.0)
     assert config.http_threads == 16
+    assert config.http_server == "waitress"
 
 
 def test_config_holds_no_setting_only_one_service_or_tracing_reads():
@@ -122,6 +125,7 @@ def test_config_is_frozen():
         ("KIT_REQUEST_TIMEOUT", "0"),
         ("KIT_SHUTDOWN_GRACE", "-1"),
         ("KIT_HTTP_THREADS", "0"),
+        ("KIT_HTTP_SERVER", "gunicorn"),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
     ],
 )

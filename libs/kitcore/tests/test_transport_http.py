@@ -1,4 +1,5 @@
-"""kitcore.transport.http through a real waitress server, with HTTPClient and plain requests."""
+"""kitcore.transport.http through real servers (each HTTP server in turn), with HTTPClient
+and plain requests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The user HTTP routes through a real in-process server (waitress on a free port)."""
+"""The user HTTP routes through a real in-process server (its own HTTP server, free port)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The runner: one process serving a Flask app (waitress) and a gRPC server.
+"""The runner: one process serving a Flask app (granian or waitress) and a gRPC server.
 
 ::
 
@@ -8,15 +8,26 @@
     App(config, http_app=flask_app, grpc_register=register_book_service,
         fault_settings=knobs).run()
 
+Both servers run in threads of this one process, so there is one readiness,
+one set of fault knobs, one ``/metrics`` registry and tracing set up once, and
+nothing forks. The HTTP server is ``KIT_HTTP_SERVER``: granian's Rust HTTP
+worker by default, waitress on request (:mod:`kitcore.http_servers`), each
+with ``KIT_HTTP_THREADS`` threads running the app.
+
 :meth:`App.run` starts both transports, marks the process ready, registers
 the instance in etcd (when ``KIT_ETCD_ENDPOINTS`` is set) and blocks until
-SIGTERM or SIGINT. Then it stops gracefully, in this order:
+SIGTERM or SIGINT (handled here, never by the HTTP server). Then it stops
+gracefully, in this order:
 
 1. not ready: ``/readyz`` answers 503 and the gRPC health service NOT_SERVING;
 2. deregister from etcd, so clients stop picking this instance;
-3. stop accepting: new connections are refused on both ports;
-4. drain: requests in flight finish, within ``KIT_SHUTDOWN_GRACE`` seconds;
-5. stop the gRPC server and close waitress; ``run()`` returns (exit status 0).
+3. stop accepting: new connections are refused on both ports, and idle
+   keep-alive HTTP connections are closed;
+4. drain: requests in flight finish, within ``KIT_SHUTDOWN_GRACE`` seconds,
+   each HTTP connection closing once its answer is sent;
+5. stop the gRPC server and close the HTTP server; ``run()`` returns (exit
+   status 0). If requests are still running when the grace ends, the process
+   exits at once, still with status 0.
 
 :meth:`App.start` and :meth:`App.stop` do the same without signals, for tests.
 Every service gets the same plumbing from here, so its ``main`` only wires
@@ -42,11 +53,10 @@ from typing import Any
 
 import flask
 import grpc
-import waitress
-from waitress import wasyncore
 
 from kitcore import faults, health, log, tracing
 from kitcore.config import KitConfig
+from kitcore.http_servers import HTTPServer, new_http_server
 from kitcore.transport import http_admin, instrument
 from kitcore.transport.grpc import new_server
 from kitcore.transport.grpc_health import add_grpc_health
@@ -54,7 +64,8 @@ from kitcore.transport.grpc_health import add_grpc_health
 _log = logging.getLogger("kitcore.app")
 
 HTTP_THREADS = 8
-"""Waitress worker threads by default (``KIT_HTTP_THREADS``): requests served at once."""
+"""The HTTP server's threads running the app by default (``KIT_HTTP_THREADS``):
+requests served at once."""
 
 _CLOSE_RESERVE = 0.5  # seconds of the grace period kept for closing the servers
 
@@ -95,7 +106,7 @@ class App:
         self._meta = dict(instance_meta or {})
         self._version = version
         self._interceptors = tuple(grpc_interceptors)
-        self._http: _HTTPServer | None = None
+        self._http: HTTPServer | None = None
         self._grpc: grpc.Server | None = None
         self._registrar: Any = None
         self._lock = threading.Lock()
@@ -200,7 +211,10 @@ class App:
         if self._http_app is None or not self.config.http_port:
             return
         self._add_standard_routes(self._http_app)
-        self._http = _HTTPServer(self._http_app, self.config.http_port, self.config.http_threads)
+        config = self.config
+        self._http = new_http_server(
+            config.http_server, self._http_app, "0.0.0.0", config.http_port, config.http_threads
+        )
         self._http.start()
 
     def _add_standard_routes(self, app: flask.Flask) -> None:
@@ -255,61 +269,3 @@ def _exit_now() -> None:
 
 def _left(deadline: float) -> float:
     return max(0.0, deadline - time.monotonic())
-
-
-class _HTTPServer:
-    """Waitress in a background thread, with a stop that lets requests in flight finish."""
-
-    def __init__(self, app: flask.Flask, port: int, threads: int = HTTP_THREADS) -> None:
-        self._server = waitress.create_server(app, host="0.0.0.0", port=port, threads=threads)
-        self._thread = threading.Thread(target=self._server.run, name="waitress", daemon=True)
-
-    def start(self) -> None:
-        """Run waitress's event loop in its thread."""
-        self._thread.start()
-
-    def stop_accepting(self) -> None:
-        """Close the listening socket: new connections are refused from now on."""
-        server = self._server
-
-        def close_listener() -> None:
-            server.accepting = False
-            server.del_channel()
-            server.socket.close()
-
-        self._in_loop(close_listener)
-
-    def drain(self, deadline: float) -> bool:
-        """Close each connection once its requests are answered; True if all closed in time."""
-        channels = self._server.active_channels
-        while channels and time.monotonic() < deadline:
-            self._in_loop(self._close_idle_channels)
-            time.sleep(0.05)
-        return not channels
-
-    def close(self, timeout: float) -> None:
-        """Stop the worker threads and the event loop, within about ``timeout`` seconds."""
-        self._server.task_dispatcher.shutdown(timeout=timeout / 2)
-        self._in_loop(lambda: wasyncore.close_all(self._server._map))
-        self._thread.join(timeout / 2)
-
-    def _close_idle_channels(self) -> None:
-        for channel in list(self._server.active_channels.values()):
-            if not channel.requests:
-                channel.close_when_flushed = True  # waitress closes it after sending
-
-    def _in_loop(self, action: Callable[[], None]) -> None:
-        """Run ``action`` in waitress's event-loop thread and wait for it."""
-        done = threading.Event()
-
-        def thunk() -> None:
-            try:
-                action()
-            finally:
-                done.set()
-
-        if not self._thread.is_alive():
-            thunk()
-            return
-        self._server.trigger.pull_trigger(thunk)
-        done.wait(1.0)

@@ -36,6 +36,12 @@ DEFAULT_JWT_ISSUER = "kitcore-user"
 DEFAULT_JWT_AUDIENCE = "kitcore"
 """The ``aud`` of login tokens: the user service signs them, the gateway checks it."""
 
+HTTP_SERVERS = ("granian", "waitress")
+"""The WSGI servers ``KIT_HTTP_SERVER`` may name (:mod:`kitcore.http_servers`)."""
+
+DEFAULT_HTTP_SERVER = "granian"
+"""The WSGI server used when ``KIT_HTTP_SERVER`` is unset."""
+
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -155,6 +161,13 @@ def _otlp_protocol(environ: Environ) -> str:
     return value
 
 
+def _http_server(name: str, environ: Environ) -> str:
+    value = env_str(name, DEFAULT_HTTP_SERVER, environ).lower()
+    if value not in HTTP_SERVERS:
+        raise ValueError(f"{name}={value!r}: must be one of {', '.join(HTTP_SERVERS)}")
+    return value
+
+
 def _port(name: str, default: int, environ: Environ) -> int:
     return env_int(name, default, environ, minimum=0, maximum=65535)
 
@@ -183,7 +196,8 @@ class KitConfig:
     concurrency_limit: int  # 0: no adaptive concurrency limit
     concurrency_latency: float  # seconds a call may take before the limit shrinks
     shutdown_grace: float
-    http_threads: int  # waitress worker threads: HTTP requests served at once
+    http_threads: int  # the HTTP server's threads running the app: requests served at once
+    http_server: str  # the WSGI server, one of HTTP_SERVERS (kitcore.http_servers)
 
     @property
     def http_address(self) -> str:
@@ -234,4 +248,5 @@ class KitConfig:
             ),
             shutdown_grace=env_float("KIT_SHUTDOWN_GRACE", 10.0, environ, minimum=0.0),
             http_threads=env_int("KIT_HTTP_THREADS", 8, environ, minimum=1),
+            http_server=_http_server("KIT_HTTP_SERVER", environ),
         )

@@ -1,4 +1,4 @@
-"""Serve a Flask (WSGI) app under waitress in a background thread, for tests.
+"""Serve a Flask (WSGI) app in threads of this process, for tests.
 
 ::
 
@@ -6,18 +6,23 @@
     requests.get(served.url + "/healthz")
     served.stop()
 
-The same server the services run in production (waitress), on a free port,
-stopped cleanly: the event loop runs in the thread and closes its own sockets.
+The server the services run (:mod:`kitcore.http_servers`: granian unless
+another is named), on a free port, stopped as :class:`kitcore.app.App` stops
+it: refuse new connections, let requests in flight finish, close.
 """
 
 from __future__ import annotations
 
-import threading
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import waitress
-from waitress import wasyncore
+from kitcore.config import DEFAULT_HTTP_SERVER
+from kitcore.http_servers import new_http_server
+from kitcore.testing.process import free_port
+
+STOP_GRACE = 5.0
+"""Seconds requests in flight get to finish when a test server stops."""
 
 
 class ServedApp(NamedTuple):
@@ -33,23 +38,17 @@ class ServedApp(NamedTuple):
         return f"http://{self.host}:{self.port}"
 
 
-def serve_in_thread(app: Any, host: str = "127.0.0.1", threads: int = 4) -> ServedApp:
-    """Start ``app`` under waitress on a free port of ``host``; returns (host, port, stop)."""
-    server = waitress.create_server(app, host=host, port=0, threads=threads)
-    stopping = threading.Event()
-
-    def run() -> None:
-        # One loop pass at a time, so the stop flag is seen within 50 ms.
-        while not stopping.is_set():
-            wasyncore.loop(timeout=0.05, map=server._map, count=1)
-        wasyncore.close_all(server._map)
-        server.task_dispatcher.shutdown()
-
-    thread = threading.Thread(target=run, name=f"waitress-{server.effective_port}", daemon=True)
-    thread.start()
+def serve_in_thread(
+    app: Any, host: str = "127.0.0.1", threads: int = 4, server: str = DEFAULT_HTTP_SERVER
+) -> ServedApp:
+    """Start ``app`` on ``server`` on a free port of ``host``; returns (host, port, stop)."""
+    port = free_port(host)
+    http = new_http_server(server, app, host, port, threads)
+    http.start()
 
     def stop() -> None:
-        stopping.set()
-        thread.join(timeout=10)
+        http.stop_accepting()
+        http.drain(time.monotonic() + STOP_GRACE)
+        http.close(0.5)
 
-    return ServedApp(host, int(server.effective_port), stop)
+    return ServedApp(host, port, stop)

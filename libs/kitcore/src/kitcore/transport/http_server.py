@@ -3,7 +3,7 @@
 ``new_app(name)`` makes a Flask app whose every error is the JSON error body
 ``{"error": {"code": <Kind value>, "message": ...}}`` with the status from
 :data:`kitcore.errors.TABLE`: unknown routes (404), wrong methods (405),
-bodies over ``max_body_bytes`` (413), ``KitError`` raised anywhere, and
+bodies over ``max_body_bytes`` (413, chunked ones too), ``KitError`` raised anywhere, and
 unexpected exceptions (500 ``internal``, traceback logged, never sent).
 A path matches a route only as written: a path with a doubled slash, or with
 a trailing slash (rules end without one), is an unknown route (404), never
@@ -29,6 +29,7 @@ logged here, with its traceback.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import logging
 import math
@@ -97,8 +98,8 @@ _STARTED_KEY = "kitcore.started"
 class _Arrival:
     """The app's WSGI entry: notes when each request arrived, answers a path with a
     doubled slash as an unknown route (even where the WSGI server merged it away in
-    PATH_INFO), and adds ``X-Served-By`` -- cheaper than Flask's before/after-request
-    hooks."""
+    PATH_INFO), gives a chunked body a length (so its limit holds), and adds
+    ``X-Served-By`` -- cheaper than Flask's before/after-request hooks."""
 
     def __init__(self, app: flask.Flask, served_by: str | None) -> None:
         self.flask_app = app
@@ -110,13 +111,39 @@ class _Arrival:
         header = self.header
         if header is not None:
             start_response = _adding(header, start_response)
-        if "//" in (environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""):
+        as_sent = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO")
+        if "//" in (as_sent or ""):
             raw = _raw_path(environ)
             if "//" in raw:
                 with self.flask_app.request_context(environ):
                     refused = _reject(UNMATCHED, from_http_status(404, f"no route for {raw}"))
                 return refused(environ, start_response)
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            _buffer_chunked(environ, self.flask_app.config.get("MAX_CONTENT_LENGTH"))
         return self.app(environ, start_response)
+
+
+def _buffer_chunked(environ: dict[str, Any], limit: int | None) -> None:
+    """Read a chunked body, up to one byte past ``limit``, and give it a length.
+
+    So the body limit holds on every WSGI server: waitress buffers a chunked
+    body itself and sets CONTENT_LENGTH; on one that streams it (granian),
+    werkzeug would stop reading at the limit and hand the app the first
+    ``limit`` bytes as if they were the whole body. With a length, a body over
+    the limit is a 413 as any other.
+    """
+    if limit is None:
+        return
+    stream = environ["wsgi.input"]
+    body = bytearray()
+    while len(body) <= limit:
+        chunk = stream.read(limit + 1 - len(body))
+        if not chunk:
+            break
+        body += chunk
+    environ["wsgi.input"] = io.BytesIO(bytes(body))
+    environ["CONTENT_LENGTH"] = str(len(body))
+    del environ["HTTP_TRANSFER_ENCODING"]
 
 
 def _adding(header: tuple[str, str], start_response: Callable[..., Any]) -> Callable[..., Any]:
@@ -258,7 +285,8 @@ def _parse_timeout(value: str) -> float:
 
 
 def _raw_path(environ: dict[str, Any]) -> str:
-    """The path as the client sent it (waitress and werkzeug keep it as RAW_URI)."""
+    """The path as the client sent it (waitress and werkzeug keep it as RAW_URI;
+    granian has only PATH_INFO, where it keeps doubled slashes)."""
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "")
     if not raw.startswith("/"):
         raw = urlsplit(raw).path  # absolute form: http://host/path
