@@ -8,9 +8,9 @@ order rotates each round, so drift in the machine's load hits every server
 alike). Every server answers the same lookup (bench/catalogue.py):
 
 HTTP, ``GET /books/book-042``, closed loop with wrk (1 thread, 32 connections):
-  flask-granian, kitcore-http-granian (kitcore.app's default server: granian's
-  WSGI worker in a thread, 8 blocking threads), flask, kitcore-http,
-  kitcore-http-shipped, kitcore-http-traced (waitress, 8 threads),
+  flask-granian, kitcore-http-granian, kitcore-http-shipped, kitcore-http-traced
+  (kitcore.app's default server: granian's WSGI worker in a thread, 8 blocking
+  threads), flask, kitcore-http (waitress, 8 threads),
   flask-granian-process (granian's own process worker, 8 blocking threads),
   flask-gunicorn, kitcore-http-gunicorn (gunicorn gthread, 1 worker, 8 threads),
   net/http, gokit (Go, bench/gokit).
@@ -79,11 +79,11 @@ COMPARISONS = [
                "kitcore-http", "flask", 0.10),
     Comparison("kitcore gRPC (server chain) vs bare grpcio", "kitcore-grpc", "grpc-bare", 0.10),
     Comparison("kitcore HTTP, tracing as shipped vs off", "kitcore-http-shipped",
-               "kitcore-http", 0.10),
+               "kitcore-http-granian", 0.10),
     Comparison("kitcore gRPC, tracing as shipped vs off", "kitcore-grpc-shipped",
                "kitcore-grpc", 0.10),
     Comparison("kitcore HTTP, tracing on (all sampled) vs off", "kitcore-http-traced",
-               "kitcore-http", 0.35),
+               "kitcore-http-granian", 0.35),
     Comparison("kitcore gRPC, tracing on (all sampled) vs off", "kitcore-grpc-traced",
                "kitcore-grpc", 0.35),
     Comparison("Go kit (same chain) vs bare net/http", "gokit", "net/http", None),

@@ -339,11 +339,11 @@ def _added_cpu(summary: dict[str, Any]) -> str:
                                  ("kitcore gRPC over grpcio", "kitcore-grpc", "grpc-bare"),
                                  ("Go kit over net/http", "gokit", "net/http"),
                                  ("tracing as shipped, HTTP", "kitcore-http-shipped",
-                                  "kitcore-http"),
+                                  "kitcore-http-granian"),
                                  ("tracing as shipped, gRPC", "kitcore-grpc-shipped",
                                   "kitcore-grpc"),
                                  ("tracing all sampled, HTTP", "kitcore-http-traced",
-                                  "kitcore-http"),
+                                  "kitcore-http-granian"),
                                  ("tracing all sampled, gRPC", "kitcore-grpc-traced",
                                   "kitcore-grpc")):
         if subject in summary and base in summary:

@@ -266,8 +266,10 @@ def run_grpc_bare(port: int) -> None:
 KINDS = {
     "flask": lambda port, otlp: run_flask(port),
     "kitcore-http": run_kitcore_http,
-    "kitcore-http-traced": run_kitcore_http,
-    "kitcore-http-shipped": lambda port, otlp: run_kitcore_http(port, otlp, sample_all=False),
+    "kitcore-http-traced": lambda port, otlp: run_kitcore_http(
+        port, otlp, http_server=DEFAULT_HTTP_SERVER),
+    "kitcore-http-shipped": lambda port, otlp: run_kitcore_http(
+        port, otlp, sample_all=False, http_server=DEFAULT_HTTP_SERVER),
     "flask-granian": lambda port, otlp: run_flask_as_kitcore(port),
     "kitcore-http-granian": lambda port, otlp: run_kitcore_http(port, otlp, http_server="granian"),
     "flask-granian-process": lambda port, otlp: run_on("granian", "bare_flask_app", port),
