@@ -101,15 +101,19 @@ ps: $(STAMP) ## list the stack's containers
 new-service: $(STAMP) ## copy the template service: make new-service NAME=inventory
 	$(PY) scripts/new_service.py "$(NAME)"
 
+# The services run alone with this checkout's secrets from .env (written on first use):
+# user signs tokens with KIT_JWT_SECRET and the gateway checks them with the same one.
+WITH_SECRETS = scripts/env-secrets.sh && set -a && . ./.env && set +a &&
+
 run-gateway: proto ## run the gateway alone on :8080 (user at KIT_USER_ADDRS, book at KIT_BOOK_ADDRS)
-	$(PY) -m gateway
+	$(WITH_SECRETS) $(PY) -m gateway
 
 # Ports beside a local gateway: it finds book's gRPC on :50051 and user's HTTP on :8081.
 run-book: proto ## run book alone: HTTP :8082, gRPC :50051, SQLite in ./book.db
-	KIT_HTTP_PORT=8082 KIT_GRPC_PORT=50051 $(PY) -m book
+	$(WITH_SECRETS) KIT_HTTP_PORT=8082 KIT_GRPC_PORT=50051 $(PY) -m book
 
 run-user: proto ## run user alone: HTTP :8081, gRPC :50052, SQLite in ./user.db
-	KIT_HTTP_PORT=8081 KIT_GRPC_PORT=50052 $(PY) -m user
+	$(WITH_SECRETS) KIT_HTTP_PORT=8081 KIT_GRPC_PORT=50052 $(PY) -m user
 
 bench: proto ## run the benchmarks and write bench/report
 	@scripts/bench.sh

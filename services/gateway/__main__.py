@@ -67,7 +67,7 @@ def build(cfg: GatewayConfig) -> Gateway:
     svc = GatewayService(UserClient(users), BookClient(books))
     policy = Policy(
         verifier=auth.JWTVerifier(
-            secret=kit.jwt_secret, issuer=kit.jwt_issuer, audience=kit.jwt_audience
+            secret=kit.jwt_key(), issuer=kit.jwt_issuer, audience=kit.jwt_audience
         ),
         limiter=Limiter(cfg.rate_limit, cfg.ratelimit_storage, name="gateway"),
         request_timeout=timeout,

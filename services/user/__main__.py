@@ -33,7 +33,7 @@ def build(config: KitConfig, store: UserStore | None = None) -> App:
     store = store or UserStore.open(config.database_url or DEFAULT_DATABASE_URL,
                                     config.service_name)
     # The gateway checks the same secret, issuer and audience (KIT_JWT_*).
-    issuer = JWTIssuer(config.jwt_secret, "HS256", issuer=config.jwt_issuer,
+    issuer = JWTIssuer(config.jwt_key(), "HS256", issuer=config.jwt_issuer,
                        audience=config.jwt_audience, ttl=TOKEN_TTL)
     knobs = faults.FaultSettings(config.fault_error_rate, config.fault_latency_ms)
     endpoints = new_set(Accounts(store, issuer), knobs, config.request_timeout)

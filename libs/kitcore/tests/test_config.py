@@ -10,7 +10,6 @@ import pytest
 from kitcore.config import (
     DEFAULT_JWT_AUDIENCE,
     DEFAULT_JWT_ISSUER,
-    DEFAULT_JWT_SECRET,
     KitConfig,
     env_float,
     env_int,
@@ -30,7 +29,7 @@ def test_defaults_let_a_service_run_alone():
     assert (config.http_port, config.grpc_port) == (8080, 50051)
     assert config.etcd_endpoints == ()
     assert config.register_ttl == 10
-    assert config.jwt_secret == DEFAULT_JWT_SECRET
+    assert config.jwt_secret == ""  # no default: see the next test
     assert (config.jwt_issuer, config.jwt_audience) == (DEFAULT_JWT_ISSUER, DEFAULT_JWT_AUDIENCE)
     assert (config.admin_user, config.admin_password) == ("admin", "")
     assert (config.fault_error_rate, config.fault_latency_ms) == (0.0, 0)
@@ -166,3 +165,10 @@ def test_helpers_read_a_service_own_settings():
     assert env_str("X", "", environ) == "y"
     with pytest.raises(ValueError, match="BOOK_PAGE_SIZE='50': must be at most 10"):
         env_int("BOOK_PAGE_SIZE", 20, environ, maximum=10)
+
+
+def test_there_is_no_default_jwt_secret_and_reading_an_unset_one_names_the_variable() -> None:
+    with pytest.raises(ValueError, match="KIT_JWT_SECRET is not set"):
+        KitConfig.from_env("user", {}).jwt_key()
+    given = KitConfig.from_env("user", {"KIT_JWT_SECRET": "from-the-environment"})
+    assert given.jwt_key() == "from-the-environment"

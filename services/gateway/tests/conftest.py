@@ -16,7 +16,8 @@ from gateway.tests.backends import Backend, new_book_store, start_book, start_us
 
 from kitcore.app import App
 from kitcore.auth import JWTIssuer
-from kitcore.config import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER, DEFAULT_JWT_SECRET
+from kitcore.config import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER
+from kitcore.testing.config import JWT_SECRET
 from kitcore.testing.fixtures import etcd  # noqa: F401 (a fixture)
 from kitcore.testing.process import free_port
 
@@ -54,6 +55,7 @@ def start_gateway() -> Iterator[Callable[..., RunningGateway]]:
             "KIT_BOOK_ADDRS": NOWHERE,
             "KIT_RATE_LIMIT": "1000/second",
             "KIT_SHUTDOWN_GRACE": "2",
+            "KIT_JWT_SECRET": JWT_SECRET,
             **(env or {}),
         }
         cfg = GatewayConfig.from_env(environ)
@@ -88,7 +90,7 @@ def lone_gateway(start_gateway: Callable[..., RunningGateway]) -> RunningGateway
 @pytest.fixture
 def token_for() -> Callable[[str], str]:
     """Sign a token for a user id as the user service would."""
-    issuer = JWTIssuer(DEFAULT_JWT_SECRET, issuer=DEFAULT_JWT_ISSUER, audience=DEFAULT_JWT_AUDIENCE,
+    issuer = JWTIssuer(JWT_SECRET, issuer=DEFAULT_JWT_ISSUER, audience=DEFAULT_JWT_AUDIENCE,
                        ttl=600)
     return issuer.issue
 

@@ -67,3 +67,12 @@ def test_every_gateway_variable_is_read():
 def test_bad_value_names_the_variable(name, value):
     with pytest.raises(ValueError, match=name):
         GatewayConfig.from_env({name: value})
+
+
+def test_the_gateway_will_not_start_without_a_jwt_secret():
+    """No secret ships with the code: a gateway checking tokens against one anybody
+    can read would accept tokens anybody can sign."""
+    from gateway.__main__ import build
+
+    with pytest.raises(ValueError, match="KIT_JWT_SECRET is not set"):
+        build(GatewayConfig.from_env({}))

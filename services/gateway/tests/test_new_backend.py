@@ -27,6 +27,7 @@ from kitcore.config import KitConfig
 from kitcore.endpoint import Context, Endpoint, Middleware
 from kitcore.sd import Instance
 from kitcore.sql import connect
+from kitcore.testing.config import JWT_SECRET
 from kitcore.testing.process import free_port
 from kitcore.transport import http
 
@@ -113,7 +114,7 @@ def test_a_gateway_built_with_the_template_backend_serves_its_routes(template_in
     template = template_instance
     port = free_port()
     cfg = GatewayConfig.from_env({"KIT_HTTP_PORT": str(port), "KIT_SHUTDOWN_GRACE": "1",
-                                  "KIT_RATE_LIMIT": "1000/second"})
+                                  "KIT_RATE_LIMIT": "1000/second", "KIT_JWT_SECRET": JWT_SECRET})
     wired = build(cfg)
     address = template.config.http_address
     items = Backend(new_instancer("template", (), (address,), transport="http"),

@@ -8,7 +8,8 @@ import jwt
 import pytest
 
 from kitcore.auth import JWTIssuer
-from kitcore.config import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER, DEFAULT_JWT_SECRET
+from kitcore.config import DEFAULT_JWT_AUDIENCE, DEFAULT_JWT_ISSUER
+from kitcore.testing.config import JWT_SECRET
 
 UNKNOWN = "9b2e4f1c-7a3d-4e5b-9c8a-1d2e3f4a5b6c"  # no book or user has this id
 
@@ -36,7 +37,7 @@ def test_sign_up_twice_with_one_email_is_a_conflict(stack):
 def test_login_gives_a_bearer_token_for_the_user(stack):
     user_id, auth = stack.sign_up("Grace")
     token = auth["Authorization"].removeprefix("Bearer ")
-    claims = jwt.decode(token, DEFAULT_JWT_SECRET, algorithms=["HS256"],
+    claims = jwt.decode(token, JWT_SECRET, algorithms=["HS256"],
                         audience=DEFAULT_JWT_AUDIENCE)
     assert claims["sub"] == user_id and claims["iss"] == DEFAULT_JWT_ISSUER
 
@@ -209,20 +210,20 @@ OTHER_SECRET = "another secret, as long as a real one"
 
 
 def _expired_token(user_id: str) -> str:
-    issuer = JWTIssuer(DEFAULT_JWT_SECRET, issuer=DEFAULT_JWT_ISSUER, audience=DEFAULT_JWT_AUDIENCE,
+    issuer = JWTIssuer(JWT_SECRET, issuer=DEFAULT_JWT_ISSUER, audience=DEFAULT_JWT_AUDIENCE,
                        ttl=-60)
     return issuer.issue(user_id)
 
 
 def _bad_tokens(user_id: str) -> dict[str, str]:
-    good = JWTIssuer(DEFAULT_JWT_SECRET, issuer=DEFAULT_JWT_ISSUER, audience=DEFAULT_JWT_AUDIENCE)
+    good = JWTIssuer(JWT_SECRET, issuer=DEFAULT_JWT_ISSUER, audience=DEFAULT_JWT_AUDIENCE)
     return {
         "garbage": "Bearer not.a.token",
         "wrong secret": "Bearer " + JWTIssuer(OTHER_SECRET, issuer=DEFAULT_JWT_ISSUER,
                                               audience=DEFAULT_JWT_AUDIENCE).issue(user_id),
-        "wrong issuer": "Bearer " + JWTIssuer(DEFAULT_JWT_SECRET, issuer="someone",
+        "wrong issuer": "Bearer " + JWTIssuer(JWT_SECRET, issuer="someone",
                                               audience=DEFAULT_JWT_AUDIENCE).issue(user_id),
-        "wrong audience": "Bearer " + JWTIssuer(DEFAULT_JWT_SECRET, issuer=DEFAULT_JWT_ISSUER,
+        "wrong audience": "Bearer " + JWTIssuer(JWT_SECRET, issuer=DEFAULT_JWT_ISSUER,
                                                 audience="other").issue(user_id),
         "expired": "Bearer " + _expired_token(user_id),
         "alg none": "Bearer " + jwt.encode({"sub": user_id, "exp": 2**31}, None,

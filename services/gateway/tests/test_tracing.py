@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from kitcore.testing.config import JWT_SECRET
 from kitcore.testing.otlp import OTLPCollector, Span
 from kitcore.testing.service_process import ServiceProcess
 
@@ -26,7 +27,7 @@ def traced() -> Iterator[tuple[ServiceProcess, OTLPCollector]]:
     """user, book and the gateway as processes, all exporting to one collector."""
     collector = OTLPCollector()
     common = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.url, "OTEL_BSP_SCHEDULE_DELAY": "100",
-              "KIT_LOG_LEVEL": "WARNING", "KIT_SHUTDOWN_GRACE": "1"}
+              "KIT_LOG_LEVEL": "WARNING", "KIT_SHUTDOWN_GRACE": "1", "KIT_JWT_SECRET": JWT_SECRET}
     user = ServiceProcess("user", ROOT, env={**common, "KIT_INSTANCE_ID": "user-1"})
     book = ServiceProcess("book", ROOT, env={**common, "KIT_INSTANCE_ID": "book-1"})
     gateway = ServiceProcess("gateway", ROOT, env={

@@ -15,6 +15,7 @@ from gateway.__main__ import build
 from gateway.config import GatewayConfig
 from gateway.tests.backends import new_book_store, start_book, start_user
 
+from kitcore.testing.config import JWT_SECRET
 from kitcore.testing.process import free_port
 
 RATE_LIMIT = "1000000/second"
@@ -53,6 +54,7 @@ def running_stack() -> Iterator[FuzzStack]:
             "KIT_REQUEST_TIMEOUT": str(REQUEST_TIMEOUT),
             "KIT_PER_TRY_TIMEOUT": str(PER_TRY_TIMEOUT),
             "KIT_SHUTDOWN_GRACE": "2",
+            "KIT_JWT_SECRET": JWT_SECRET,
         })
         wired = build(cfg)
         app = wired.app.start()

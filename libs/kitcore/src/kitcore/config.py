@@ -27,9 +27,6 @@ import limits
 Environ = Mapping[str, str]
 """Where settings are read from: ``os.environ`` or a plain dict in tests."""
 
-DEFAULT_JWT_SECRET = "kitcore-demo-secret-change-me-in-production"
-"""The demo signing secret used when ``KIT_JWT_SECRET`` is unset; never use it in production."""
-
 DEFAULT_JWT_ISSUER = "kitcore-user"
 """The ``iss`` of login tokens: the user service signs them, the gateway checks it."""
 
@@ -183,7 +180,7 @@ class KitConfig:
     advertise_host: str
     etcd_endpoints: tuple[str, ...]  # empty: no registration
     register_ttl: int
-    jwt_secret: str
+    jwt_secret: str  # empty: unset (read it through jwt_key(), which refuses that)
     jwt_issuer: str
     jwt_audience: str
     admin_user: str
@@ -198,6 +195,17 @@ class KitConfig:
     shutdown_grace: float
     http_threads: int  # the HTTP server's threads running the app: requests served at once
     http_server: str  # the WSGI server, one of HTTP_SERVERS (kitcore.http_servers)
+
+    def jwt_key(self) -> str:
+        """``KIT_JWT_SECRET``, which signs (user) and checks (gateway) access tokens.
+
+        ValueError when it is unset: there is no default, as a secret written in the
+        repository would let anyone who reads it sign a token for any user.
+        """
+        if not self.jwt_secret:
+            raise ValueError("KIT_JWT_SECRET is not set: access tokens are signed and checked "
+                             "with it (make up writes a random one into .env)")
+        return self.jwt_secret
 
     @property
     def http_address(self) -> str:
@@ -230,7 +238,7 @@ class KitConfig:
             advertise_host=env_str("KIT_ADVERTISE_HOST", hostname, environ),
             etcd_endpoints=_host_port_list("KIT_ETCD_ENDPOINTS", environ),
             register_ttl=env_int("KIT_REGISTER_TTL", 10, environ, minimum=2),
-            jwt_secret=env_str("KIT_JWT_SECRET", DEFAULT_JWT_SECRET, environ),
+            jwt_secret=env_str("KIT_JWT_SECRET", "", environ),
             jwt_issuer=env_str("KIT_JWT_ISSUER", DEFAULT_JWT_ISSUER, environ),
             jwt_audience=env_str("KIT_JWT_AUDIENCE", DEFAULT_JWT_AUDIENCE, environ),
             admin_user=env_str("KIT_ADMIN_USER", "admin", environ),

@@ -12,10 +12,14 @@ exactly as its ``main`` wires it, without a process of its own.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 
 from kitcore.config import KitConfig
 from kitcore.testing.process import free_port
+
+JWT_SECRET = secrets.token_urlsafe(32)
+"""This test process's ``KIT_JWT_SECRET``: random, shared by every instance it runs."""
 
 
 def local_environ(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -27,6 +31,7 @@ def local_environ(env: Mapping[str, str] | None = None) -> dict[str, str]:
         "KIT_REGISTER_TTL": "2",  # a stopped instance leaves etcd within 2 s
         "KIT_SHUTDOWN_GRACE": "1",  # tests stop instances often
         "DATABASE_URL": "sqlite://",  # in memory, unless the test says otherwise
+        "KIT_JWT_SECRET": JWT_SECRET,
         **(env or {}),
     }
 
