@@ -97,7 +97,20 @@ class Stack:
             seen.add(reply.headers.get("X-Served-By", ""))
             assert set(BOOK_REPLICAS) <= seen, f"served by {sorted(seen)} so far"
 
-        eventually(both_replicas, timeout=timeout, interval=0.05)
+        try:
+            eventually(both_replicas, timeout=timeout, interval=0.05)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.gateway_view()}") from exc
+
+    def gateway_view(self) -> str:
+        """What the gateway knows of its backends: its kit_* metrics per backend and
+        instance (breakers, throttle, bulkhead, retries) and its last log lines."""
+        metrics = requests.get(f"{self.gateway_url}/metrics", timeout=5).text
+        kit = [line for line in metrics.splitlines()
+               if line.startswith(("kit_circuit", "kit_client", "kit_bulkhead", "kit_retry",
+                                   "kit_hedges", "kit_concurrency"))]
+        logs = self.compose.logs("gateway").splitlines()[-40:]
+        return "gateway metrics:\n" + "\n".join(kit) + "\ngateway log:\n" + "\n".join(logs)
 
     def restore(self) -> None:
         """Bring back anything a test stopped, and wait until all serves again."""
