@@ -107,8 +107,8 @@ class Stack:
         instance (breakers, throttle, bulkhead, retries) and its last log lines."""
         metrics = requests.get(f"{self.gateway_url}/metrics", timeout=5).text
         kit = [line for line in metrics.splitlines()
-               if line.startswith(("kit_circuit", "kit_client", "kit_bulkhead", "kit_retry",
-                                   "kit_hedges", "kit_concurrency"))]
+               if line.startswith(("kit_circuit", "kit_client", "kit_bulkhead", "kit_retr",
+                                   "kit_hedges", "kit_concurrency", "kit_balancer"))]
         logs = self.compose.logs("gateway").splitlines()[-40:]
         return "gateway metrics:\n" + "\n".join(kit) + "\ngateway log:\n" + "\n".join(logs)
 

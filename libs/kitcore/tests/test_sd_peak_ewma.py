@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from knob_server import Knobs, knob_servers
+from prometheus_client import REGISTRY
 
 from kitcore import errors
 from kitcore.endpoint import Context, Endpoint
@@ -92,6 +93,10 @@ def test_an_instance_whose_call_hangs_gets_no_more_calls_meanwhile(two) -> None:
                 served["timed out"] += 1
         assert served == {"b2": 100}, served
         assert knobs["b1"].calls == reached
+        # The scrape shows why: b1's cost, read from kit_balancer_cost, is far above b2's.
+        cost = {name: REGISTRY.get_sample_value(
+            "kit_balancer_cost", {"backend": "svc", "instance": name}) for name in knobs}
+        assert cost["b1"] > 2 * cost["b2"] > 0, cost
     finally:
         knobs["b1"].gate.set()
         hung.join()

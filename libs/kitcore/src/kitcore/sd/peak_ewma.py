@@ -29,10 +29,14 @@ while a slow instance, whose calls cost real waiting, is tried far less
 often. The first answer of each instance is not taken as a sample: it
 includes setting up the connection, which says nothing of how fast the
 instance serves.
+
+Metrics: ``kit_balancer_cost{backend,instance}``, each known instance's current
+cost, read when scraped (why an instance gets few calls, or none).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import random
@@ -42,10 +46,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client import Gauge
+
 from kitcore import errors
 from kitcore.endpoint import Context, Endpoint
 from kitcore.sd.balancer import Balancer, EndpointSource
 from kitcore.sd.instance import Instance
+
+COST = Gauge("kit_balancer_cost",
+             "Peak-EWMA cost of an instance: latency (s) times calls in flight + 1.",
+             ["backend", "instance"])
+"""Each known instance's cost, computed when scraped."""
 
 _FLOOR = 0.001
 """Seconds added to every latency, so unmeasured instances still weigh their calls in flight."""
@@ -135,6 +146,7 @@ class PeakEWMA(Balancer):
         stats = self._stats.get(instance_id)
         if stats is None:
             stats = self._stats[instance_id] = _Latency(ewma=0.0, stamp=self._clock())
+            COST.labels(self.service, instance_id).set_function(lambda: self.cost(instance_id))
         return stats
 
     def _observe(self, instance_id: str, call: int, seconds: float, failed: bool) -> None:
@@ -161,3 +173,5 @@ class PeakEWMA(Balancer):
             for instance_id in [i for i in self._stats if i not in current]:
                 if self._stats[instance_id].in_flight == 0:
                     del self._stats[instance_id]
+                    with contextlib.suppress(KeyError):
+                        COST.remove(self.service, instance_id)
