@@ -121,6 +121,24 @@ def test_a_failing_instance_keeps_its_penalty_even_when_every_call_errors(two) -
     assert balancer.cost("b1") >= balancer.failure_penalty / 2
 
 
+def test_when_every_instance_fails_for_a_while_both_serve_again_soon_after(two) -> None:
+    """A shared dependency down (every replica failing) must not leave the balancer
+    with costs so high that an instance stays unused long after it is back."""
+    knobs, balancer = two
+    _served(balancer, 20)
+    for name in knobs:
+        knobs[name].failing = True
+    for _ in range(300):
+        with pytest.raises(errors.Unavailable):
+            balancer(Context.background(), None)
+    assert max(balancer.cost(name) for name in knobs) <= balancer.max_penalty * 2
+    for name in knobs:
+        knobs[name].failing = False
+    time.sleep(3)  # ten decays (0.3 s): a penalty of at most 1 s has faded
+    served = _served(balancer, 100)
+    assert served["b1"] >= 10 and served["b2"] >= 10, served
+
+
 def test_a_decay_that_is_not_positive_is_refused(two) -> None:
     _, balancer = two
     with pytest.raises(ValueError):

@@ -19,8 +19,9 @@ one clearly slower loses them. The decay lets an
 instance that turned slow, and so stopped getting calls, become cheap again
 after a while: it is tried once more, and earns its traffic back if it has
 recovered (or jumps back up if not). A failed call (not the caller's fault)
-counts as four times the latency of the slowest other instance (and at least
-``failure_penalty`` seconds), so an instance that fails fast is not mistaken
+counts as four times the current latency of the slowest other instance (at
+least ``failure_penalty`` seconds, at most ``max_penalty``: when every instance
+fails, penalties must not feed on each other), so an instance that fails fast is not mistaken
 for a fast one, however slow the others are at the moment. The penalty is
 small on purpose: a failed call costs its caller only a quick retry
 elsewhere, so the failing instance is tried again after about
@@ -86,6 +87,7 @@ class PeakEWMA(Balancer):
         *,
         decay: float = 2.0,
         failure_penalty: float = 0.015,
+        max_penalty: float = 1.0,
         similar: float = 2.0,
         seed: int | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -95,6 +97,7 @@ class PeakEWMA(Balancer):
             raise ValueError("decay must be positive")
         self.decay = decay
         self.failure_penalty = failure_penalty
+        self.max_penalty = max_penalty
         self.similar = similar
         self._random = random.Random(seed)
         self._clock = clock
@@ -151,12 +154,11 @@ class PeakEWMA(Balancer):
 
     def _observe(self, instance_id: str, call: int, seconds: float, failed: bool) -> None:
         with self._lock:
+            now = self._clock()
             if failed:
-                others = [s.ewma for i, s in self._stats.items() if i != instance_id]
-                seconds = max(seconds, self.failure_penalty, 4 * max(others, default=0.0))
+                seconds = max(seconds, self._penalty(instance_id, now))
             stats = self._stats_of(instance_id)
             stats.pending.pop(call, None)
-            now = self._clock()
             if not (stats.connected or failed):
                 stats.connected = True  # the connection's set-up is not a sample
             elif seconds > stats.ewma:
@@ -166,6 +168,17 @@ class PeakEWMA(Balancer):
                 stats.ewma = stats.ewma * weight + seconds * (1 - weight)
             stats.stamp = now
             self._forget_departed()
+
+    def _penalty(self, instance_id: str, now: float) -> float:
+        """What a failed call counts as: four times the slowest other instance's latency
+        as it stands now (decayed), at least ``failure_penalty`` and at most
+        ``max_penalty``. Capped, as when every instance fails (a shared database down)
+        each failure would otherwise count four times the other's last penalty, and
+        the costs grew without bound (seen: 1e60 s), keeping an instance unused for
+        minutes after it recovered."""
+        others = [stats.ewma * math.exp(-(now - stats.stamp) / self.decay)
+                  for other, stats in self._stats.items() if other != instance_id]
+        return min(self.max_penalty, max(self.failure_penalty, 4 * max(others, default=0.0)))
 
     def _forget_departed(self) -> None:
         if len(self._stats) > 2 * max(1, len(self.source.endpoints())):
