@@ -161,6 +161,30 @@ def test_storage_outage_admits_calls(caplog):
         server.close()
 
 
+def test_a_paused_storage_costs_a_call_at_most_a_quarter_second_then_nothing():
+    """Redis frozen (SIGSTOP: connections open, no answers): the call that finds out
+    waits one socket timeout, no retries; the calls after it do not wait at all
+    until the storage is tried again, and once it answers the budget counts again."""
+    server = RedisServer().start()
+    try:
+        limiter = ratelimit.Limiter("2/minute", server.url, name=_name())
+        assert limiter.hit("k")
+        server.pause()
+        started = time.monotonic()
+        assert limiter.hit("k")  # admitted: fails open
+        assert time.monotonic() - started < 0.6
+        started = time.monotonic()
+        assert all(limiter.hit("k") for _ in range(50))
+        assert time.monotonic() - started < 0.05  # the storage was not asked
+        server.resume()
+        time.sleep(ratelimit.STORAGE_RETRY + 0.1)
+        # Counted in Redis again (the call that timed out may have been counted too,
+        # as Redis ran it once thawed): three more calls exceed the two per minute.
+        assert [limiter.hit("k") for _ in range(3)][-1] is False
+    finally:
+        server.close()
+
+
 def test_delaying_waits_for_a_slot_within_the_deadline():
     limiter = ratelimit.Limiter("2/second", name=_name())
     endpoint = ratelimit.delaying_limit_middleware(limiter)(_ok)

@@ -18,6 +18,11 @@ Rejections are counted in ``kit_ratelimit_rejections_total{name}``.
 
 If the storage cannot be reached (Redis down), calls are admitted and the
 outage is logged once: the limiter protects a service, it must not take it down.
+Nor may it eat the calls' time: a Redis call is never retried and gives up after
+0.25 s (redis-py would otherwise retry three times with backoff, which cost
+calls their whole deadline while Redis was stopping), and after a failure the
+storage is left alone for :data:`STORAGE_RETRY` seconds, every call admitted at
+once, before one call tries it again.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.strategies import STRATEGIES
 from prometheus_client import Counter
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from kitcore import errors
 from kitcore.endpoint import Context, Endpoint, Middleware
@@ -52,7 +59,11 @@ REMOTE_ADDRESS_KEYS = ("remote-addr", "x-forwarded-for")
 peer (after the headers, so a client cannot choose it); ``X-Forwarded-For`` is
 written by clients and proxies alike and is only a fallback."""
 
-_REDIS_OPTIONS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+_REDIS_OPTIONS = {"socket_timeout": 0.25, "socket_connect_timeout": 0.25,
+                  "retry": Retry(NoBackoff(), 0)}
+
+STORAGE_RETRY = 1.0
+"""Seconds after a storage failure during which calls are admitted without trying it."""
 _log = logging.getLogger(__name__)
 
 
@@ -74,12 +85,17 @@ class Limiter:
             options.update(_REDIS_OPTIONS)
         self._strategy = STRATEGIES[strategy](storage_from_string(storage_uri, **options))
         self._storage_up = True
+        self._retry_at = 0.0  # while the storage is down: when to try it again
 
     def hit(self, key: str) -> bool:
-        """Spend one unit of ``key``'s budget; False when it is used up."""
+        """Spend one unit of ``key``'s budget; False when it is used up (True, at once,
+        while the storage is down)."""
+        if not self._storage_up and time.monotonic() < self._retry_at:
+            return True
         try:
             admitted = self._strategy.hit(self.item, self.name, key)
         except StorageError as exc:
+            self._retry_at = time.monotonic() + STORAGE_RETRY
             self._storage_state(False, exc)
             return True
         self._storage_state(True)
