@@ -46,13 +46,11 @@ test: test-unit test-k8s test-integration ## run every test: unit, Kubernetes ma
 test-unit: proto system-deps ## unit tests of kitcore and the services (real etcd/Redis/PostgreSQL processes)
 	$(BIN)/pytest -q libs/kitcore/tests services tests/layout tests/new_service tests/reliability/fuzz docker tests/docs
 
-# One pytest session, so the stack comes up once for both; the chaos run goes last.
-test-integration: proto images ## black-box tests of the running stack under compose, then its reliability (security, chaos)
-	$(BIN)/pytest -q tests/integration tests/reliability/stack --ignore=tests/reliability/stack/test_outages.py
+# One pytest session, so the stack comes up once for all; the disruptive runs go last.
+test-integration: proto images ## black-box tests of the running stack under compose, then its reliability (security, chaos, outages)
+	$(BIN)/pytest -q tests/integration tests/reliability/stack
 
-# Not in `make test` yet: after an outage, a rejoined book replica can go unserved
-# by the gateway for over a minute (see docs/testing.md), which this run exposes.
-test-outages: proto images ## the dependency-outage run (PostgreSQL, Redis, user, Jaeger, etcd paused) against the stack
+test-outages: proto images ## only the dependency-outage run (PostgreSQL, Redis, user, Jaeger, etcd paused) against the stack
 	$(BIN)/pytest -q tests/reliability/stack/test_outages.py
 
 # Three Docker-in-Docker nodes form the swarm; this engine joins no swarm.
