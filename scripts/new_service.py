@@ -34,7 +34,7 @@ COPY_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.db", ".pytest_ca
 
 COMPOSE_SNIPPET = """\
   {host}:
-    image: kitcore/{name}:latest
+    image: kitcore/{name}:${{KIT_IMAGE_TAG:-latest}}
     build:
       context: .
       dockerfile: docker/service.Dockerfile

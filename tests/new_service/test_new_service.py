@@ -149,7 +149,7 @@ def test_the_generated_tests_pass_untouched(repo: Path, generated: str) -> None:
 
 
 def test_it_prints_the_compose_service_and_the_scrape_job(generated: str) -> None:
-    for line in (f"  {HOST}:", f"    image: kitcore/{NAME}:latest",
+    for line in (f"  {HOST}:", f"    image: kitcore/{NAME}:${{KIT_IMAGE_TAG:-latest}}",
                  "      dockerfile: docker/service.Dockerfile",
                  f"        SERVICE: {NAME}",
                  "        BASE_IMAGE: ${BASE_IMAGE:-python:3.11-slim}",
