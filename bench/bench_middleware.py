@@ -44,6 +44,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from kitcore import auth, circuitbreaker, errors, faults, log, metrics, ratelimit, spans
 from kitcore.endpoint import Context, Endpoint, Middleware, chain, deadline_middleware
 from kitcore.sampling import parent_based_rate_limited
+from kitcore.throttle import Throttle
 
 SECRET = "bench-secret-long-enough-for-hs256-signing"
 
@@ -126,6 +127,28 @@ def rejecting(endpoint: Endpoint) -> Endpoint:
     return call
 
 
+def down(ctx: Context, request: Any) -> Any:
+    """A backend that refuses every call (its answer, fast)."""
+    raise errors.Unavailable("down")
+
+
+def throttled_down() -> Endpoint:
+    """A throttle in front of a backend that is down, after 2,000 calls taught it so:
+    most calls are refused locally, the rest reach the backend and fail fast. The
+    caller sees each call's error and moves on."""
+    endpoint = Throttle("bench-down", seed=1).middleware()(down)
+
+    def call(ctx: Context, request: Any) -> Any:
+        try:
+            return endpoint(ctx, request)
+        except errors.KitError:
+            return None
+
+    for _ in range(2000):
+        call(Context.background(), None)
+    return call
+
+
 def rotating_key(keys: int) -> ratelimit.KeyFunc:
     """Spread calls over ``keys`` budgets so a fast loop never runs out of one."""
     cycle = itertools.cycle([f"client-{i}" for i in range(keys)])
@@ -195,6 +218,8 @@ def rows(redis: str | None, memory: InMemorySpanExporter) -> list[tuple[str, End
          ratelimit.erroring_limit_middleware(admit, key=rotating_key(1000))(bare), plain),
         ("rate limit erroring, memory, rejected",
          rejecting(ratelimit.erroring_limit_middleware(refuse)(bare)), plain),
+        ("adaptive throttle, backend answering", Throttle("bench-up").middleware()(bare), plain),
+        ("adaptive throttle, backend down", throttled_down(), plain),
     ]
     if redis:
         limiter = ratelimit.Limiter("1000000/hour", redis, name="bench-redis")
