@@ -43,6 +43,7 @@ def test_a_call_over_the_limit_fails_fast_and_is_counted() -> None:
         with pytest.raises(Overloaded) as refused:
             guarded(Context.background(), None)
         assert refused.value.wire.http_status == 503
+        assert refused.value.retry_after == 1.0  # Retry-After: 1, as every refusal for load
         assert isinstance(refused.value, errors.NotSent)  # it never left
         assert knobs.calls == 2  # the backend never saw it
         assert _sample("kit_bulkhead_rejected_total", "slow-backend") == rejected_before + 1
