@@ -36,10 +36,10 @@ type Book struct {
 	Stock  int    `json:"stock"`
 }
 
-// BookReply is the response body of GET /books/{id}.
+// BookReply is the response body of GET /books/{id}; the instance is named in
+// the X-Served-By header, as kitcore's services name it.
 type BookReply struct {
-	Book     Book   `json:"book"`
-	ServedBy string `json:"served_by"`
+	Book Book `json:"book"`
 }
 
 var errNotFound = errors.New("no such book")
@@ -61,7 +61,7 @@ func makeGetBookEndpoint(books map[string]Book) endpoint.Endpoint {
 		if !ok {
 			return nil, errNotFound
 		}
-		return BookReply{book, "bench"}, nil
+		return BookReply{book}, nil
 	}
 }
 
@@ -135,6 +135,7 @@ func decodeGetBook(_ context.Context, r *http.Request) (interface{}, error) {
 
 func encodeJSON(_ context.Context, w http.ResponseWriter, response interface{}) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Served-By", "bench")
 	return json.NewEncoder(w).Encode(response)
 }
 
@@ -175,7 +176,7 @@ func bareHandler(books map[string]Book) http.Handler {
 			encodeError(r.Context(), errNotFound, w)
 			return
 		}
-		encodeJSON(r.Context(), w, BookReply{book, "bench"})
+		encodeJSON(r.Context(), w, BookReply{book})
 	})
 	return mux
 }
