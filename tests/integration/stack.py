@@ -101,6 +101,20 @@ class Stack:
             eventually(both_replicas, timeout=timeout, interval=0.05)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{self.gateway_view()}") from exc
+        # Whole again also means the gateway no longer refuses calls locally for what an
+        # earlier fault left in its throttle's window (seconds of failures, little traffic
+        # since); a shelf read calls both backends and so updates both ratios.
+        prober = self.prober()
+
+        def not_throttling() -> None:
+            self.api.get(f"/api/v1/users/{prober.id}/shelf", headers=auth)
+            metrics = requests.get(f"{self.gateway_url}/metrics", timeout=5).text
+            refusing = [line for line in metrics.splitlines()
+                        if line.startswith("kit_client_throttle_ratio{")
+                        and float(line.rsplit(" ", 1)[1]) > 0]
+            assert not refusing, f"the gateway still throttles: {refusing}"
+
+        eventually(not_throttling, timeout=timeout, interval=0.5)
 
     def gateway_view(self) -> str:
         """What the gateway knows of its backends: its kit_* metrics per backend and
