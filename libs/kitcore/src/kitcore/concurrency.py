@@ -45,6 +45,7 @@ from prometheus_client import Counter, Gauge
 
 from kitcore import errors
 from kitcore.endpoint import Context, Endpoint, Middleware
+from kitcore.overload import RETRY_AFTER  # the same wait as every refusal for load
 
 LIMIT = Gauge("kit_concurrency_limit", "Current adaptive concurrency limit.", ["name"])
 """The current limit per limiter name."""
@@ -57,8 +58,6 @@ REJECTIONS = Counter(
 _AVERAGE_WEIGHT = 0.01
 """Weight of one call in the long-run average latency (about the last hundred calls)."""
 
-RETRY_AFTER = 1.0
-"""Seconds a refused caller is told to wait (``Retry-After``)."""
 
 Clock = Callable[[], float]
 """A monotonic clock in seconds (``time.monotonic``; a fake one in tests)."""
