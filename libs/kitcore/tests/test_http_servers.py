@@ -236,6 +236,28 @@ def test_a_port_already_taken_fails_start_with_oserror(http_server):
             new_http_server(http_server, new_app("servers"), "127.0.0.1", port, 2).start()
 
 
+def test_granian_start_returns_once_its_worker_answers():
+    """The listening socket exists before granian's worker runs; a request sent
+    in between waits in the backlog (on a busy machine, for seconds), so start
+    waits for an answer, not for a connection."""
+    server = new_http_server("granian", new_app("servers"), "127.0.0.1", free_port(), 2)
+    spawn = server._server._spawn_wsgi_worker
+
+    def slow_spawn(*args, **kwargs):
+        time.sleep(1.0)  # a worker that takes a second to start
+        return spawn(*args, **kwargs)
+
+    server._server._spawn_wsgi_worker = slow_spawn
+    started = time.monotonic()
+    server.start()
+    try:
+        assert time.monotonic() - started >= 1.0
+        assert _raw(server._port, b"GET /nowhere HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 404")
+    finally:
+        server.stop_accepting()
+        server.drain(time.monotonic() + 2)
+
+
 def test_an_unknown_server_isrefused():
     with pytest.raises(ValueError, match="granian, waitress"):
         new_http_server("nginx", new_app("servers"), "127.0.0.1", free_port(), 2)

@@ -3,7 +3,7 @@
 ::
 
     server = new_http_server("granian", flask_app, "0.0.0.0", 8080, threads=8)
-    server.start()                # listening when it returns
+    server.start()                # answering when it returns
     ...
     server.stop_accepting()       # new connections are refused from here on
     drained = server.drain(deadline)  # requests in flight finish (time.monotonic())
@@ -71,7 +71,7 @@ class HTTPServer(Protocol):
     """A WSGI server in threads of this process, stopped in the steps of a graceful stop."""
 
     def start(self) -> None:
-        """Start serving; the port accepts connections when this returns."""
+        """Start serving; the port answers requests when this returns."""
 
     def stop_accepting(self) -> None:
         """Refuse new connections from now on; requests in flight go on."""
@@ -121,7 +121,7 @@ class GranianServer:
         )
 
     def start(self) -> None:
-        """Start the worker and wait until its port accepts connections.
+        """Start the worker and wait until it answers on its port.
 
         Raises OSError when something already listens on the port (granian's
         own socket shares a port with any other that allows it).
@@ -160,7 +160,7 @@ class GranianServer:
 
     def _wait_listening(self) -> None:
         deadline = time.monotonic() + _START_TIMEOUT
-        while not self._accepting():
+        while not self._answering():
             if not any(worker.is_alive() for worker in self._server.wrks):
                 raise RuntimeError(f"granian's worker on port {self._port} ended at start")
             if time.monotonic() > deadline:
@@ -169,13 +169,30 @@ class GranianServer:
             time.sleep(0.005)
 
     def _accepting(self) -> bool:
-        """True if the port takes a connection (the worker listens asynchronously)."""
-        host = "127.0.0.1" if self._host in ("0.0.0.0", "") else self._host
+        """True if the port takes a connection (into its backlog, answered or not)."""
         try:
-            with socket.create_connection((host, self._port), timeout=0.5):
+            with socket.create_connection(self._probe_address(), timeout=0.5):
                 return True
         except OSError:
             return False
+
+    def _answering(self) -> bool:
+        """True once the worker answers on the port.
+
+        The listening socket exists before the worker runs, so a connection
+        alone proves nothing: a request sent then waits in the backlog until
+        the worker starts, on a busy machine for seconds. A malformed request
+        line is answered 400 by granian itself, without calling the app.
+        """
+        try:
+            with socket.create_connection(self._probe_address(), timeout=0.5) as probe:
+                probe.sendall(b"GET\r\n\r\n")
+                return probe.recv(5) == b"HTTP/"
+        except OSError:
+            return False
+
+    def _probe_address(self) -> tuple[str, int]:
+        return ("127.0.0.1" if self._host in ("0.0.0.0", "") else self._host), self._port
 
 
 def _check_port_free(host: str, port: int) -> None:
