@@ -10,6 +10,7 @@ free of the process's own settings.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -253,6 +254,22 @@ def test_granian_start_returns_once_its_worker_answers():
     try:
         assert time.monotonic() - started >= 1.0
         assert _raw(server._port, b"GET /nowhere HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 404")
+    finally:
+        server.stop_accepting()
+        server.drain(time.monotonic() + 2)
+
+
+def test_granian_starts_every_blocking_thread_before_it_serves():
+    """granian starts a blocking thread only as a request is queued, and can miss
+    the moment (a request then waits behind a long one); kitcore starts them all
+    at start, so the process has every one of them before the first request."""
+    before = len(os.listdir("/proc/self/task"))
+    server = new_http_server("granian", new_app("servers"), "127.0.0.1", free_port(), 8)
+    server.start()
+    try:
+        assert len(os.listdir("/proc/self/task")) - before >= 8
+        assert _raw(server._port, b"GET /.kitcore/warm-up HTTP/1.0\r\n\r\n").startswith(
+            b"HTTP/1.0 404")  # the warm-up path is the app's again once started
     finally:
         server.stop_accepting()
         server.drain(time.monotonic() + 2)

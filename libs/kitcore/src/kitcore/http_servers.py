@@ -34,6 +34,16 @@ socket shares its port with any other socket that allows it, SO_REUSEPORT).
 Process workers (granian's default) would put HTTP and gRPC in different
 processes, with readiness, the fault knobs and metrics to share between them.
 
+granian's blocking threads are started on demand, and its pool decides to
+start one only as a request is queued: a request queued in the instant a
+thread has taken the previous one off the queue but not yet counted itself
+busy waits behind that request, however long it runs, until another request
+arrives (on a busy machine, that instant is long enough to be hit). So
+:class:`GranianServer` starts every blocking thread before it reports the
+server started (``threads`` warm-up requests held at a barrier until all of
+them run at once) and never lets one go idle: from then on a request waits
+only when every thread is busy.
+
 granian's WSGI layer copies the process environment into every request's
 environ; :class:`GranianServer` removes it again, so the service's settings
 (its secrets among them) never reach a request, and a variable named
@@ -42,6 +52,7 @@ environ; :class:`GranianServer` removes it again, so the service's settings
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -58,6 +69,9 @@ from waitress import wasyncore
 from kitcore.config import HTTP_SERVERS
 
 _START_TIMEOUT = 10.0  # seconds granian's worker may take to listen
+_WARM_TIMEOUT = 5.0  # seconds granian may take to start all its blocking threads
+_NEVER_IDLE = 10 * 365 * 24 * 3600  # seconds a blocking thread may wait for work: forever
+_WARM_PATH = "/.kitcore/warm-up"
 _STOP_TIMEOUT = 1.0  # seconds it may take to close its listener once told
 
 # Leave kitcore's logging as it is: granian's own lines go to the root logger
@@ -105,7 +119,7 @@ class GranianServer:
 
     def __init__(self, app: WSGIApp, host: str, port: int, threads: int) -> None:
         self._app = _WithoutProcessEnviron(app)
-        self._host, self._port = host, port
+        self._host, self._port, self._threads = host, port, threads
         self._server = MTServer(
             target="kitcore",  # a name only: the app is handed over, not imported
             address=host,
@@ -113,6 +127,7 @@ class GranianServer:
             interface=Interfaces.WSGI,
             workers=1,
             blocking_threads=threads,
+            blocking_threads_idle_timeout=_NEVER_IDLE,
             runtime_mode=RuntimeModes.mt,
             http=HTTPModes.http1,
             websockets=False,
@@ -131,6 +146,7 @@ class GranianServer:
         self._server._init_shared_socket()
         self._server._spawn_workers(self._server._spawn_wsgi_worker, self._app)
         self._wait_listening()
+        self._warm_up()
 
     def stop_accepting(self) -> None:
         """Tell the worker to stop, and wait (a moment) until its port refuses.
@@ -167,6 +183,24 @@ class GranianServer:
                 raise TimeoutError(f"granian not listening on port {self._port} after "
                                    f"{_START_TIMEOUT}s")
             time.sleep(0.005)
+
+    def _warm_up(self) -> None:
+        """Start every blocking thread: ``threads`` requests that each wait at a barrier
+        until all of them run at once (the app never sees them)."""
+        barrier = threading.Barrier(self._threads, timeout=_WARM_TIMEOUT)
+        self._app.warming = barrier
+        try:
+            probes = [socket.create_connection(self._probe_address(), timeout=_WARM_TIMEOUT * 2)
+                      for _ in range(self._threads)]
+            for probe in probes:
+                probe.sendall(f"GET {_WARM_PATH} HTTP/1.0\r\n\r\n".encode())
+            for probe in probes:
+                with probe:
+                    probe.recv(64)
+        except OSError:
+            pass  # the threads start on demand instead
+        finally:
+            self._app.warming = None
 
     def _accepting(self) -> bool:
         """True if the port takes a connection (into its backlog, answered or not)."""
@@ -210,16 +244,28 @@ class _WithoutProcessEnviron:
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
         self.inherited: tuple[tuple[str, str], ...] = ()
+        self.warming: threading.Barrier | None = None
 
     def inherit(self, environ: Mapping[str, str]) -> None:
         """Note the environment granian's worker copies as it starts."""
         self.inherited = tuple(environ.items())
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        warming = self.warming
+        if warming is not None and environ.get("PATH_INFO") == _WARM_PATH:
+            return _warm(warming, start_response)
         for name, value in self.inherited:
             if environ.get(name) == value:
                 del environ[name]
         return self.app(environ, start_response)
+
+
+def _warm(barrier: threading.Barrier, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """Hold this blocking thread until every one is running a warm-up request."""
+    with contextlib.suppress(threading.BrokenBarrierError):  # timed out: answer anyway
+        barrier.wait()
+    start_response("204 No Content", [])
+    return []
 
 
 # --- waitress --------------------------------------------------------------------------
