@@ -323,6 +323,7 @@ def test_sigterm_when_idle_exits_zero_at_once(tiny):
     started = next(line for line in tiny.log_lines() if line.get("msg") == "started")
     assert started["http"] == f"127.0.0.1:{tiny.http_port}"
     assert started["grpc"] == f"127.0.0.1:{tiny.grpc_port}"
+    assert started["gc_frozen"] > 10_000  # what it made to start is out of the collector's way
 
 
 def test_setup_process_logs_json_and_traces_both_transports(http_server):

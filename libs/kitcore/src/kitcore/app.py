@@ -14,7 +14,9 @@ nothing forks. The HTTP server is ``KIT_HTTP_SERVER``: granian's Rust HTTP
 worker by default, waitress on request (:mod:`kitcore.http_servers`), each
 with ``KIT_HTTP_THREADS`` threads running the app.
 
-:meth:`App.run` starts both transports, marks the process ready, registers
+:meth:`App.run` freezes what the process made to start (``gc.freeze``: the
+garbage collector no longer walks it), starts both transports, marks the
+process ready, registers
 the instance in etcd (when ``KIT_ETCD_ENDPOINTS`` is set) and blocks until
 SIGTERM or SIGINT (handled here, never by the HTTP server). Then it stops
 gracefully, in this order:
@@ -43,6 +45,7 @@ made with ``http.new_app(name, served_by=config.instance_id)``.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -132,6 +135,7 @@ class App:
             signalled.set()
 
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        _freeze_startup_objects()
         try:
             self.start()
             while not signalled.wait(1.0):
@@ -160,6 +164,7 @@ class App:
             "grpc": self.config.grpc_address or None,
             "etcd": list(self.config.etcd_endpoints) or None,
             "registered": registered,
+            "gc_frozen": gc.get_freeze_count(),
         }
         _log.info("started", extra={"fields": fields})
         return self
@@ -254,6 +259,15 @@ class App:
         if self._registrar is not None:
             self._registrar.deregister()
             self._registrar = None
+
+
+def _freeze_startup_objects() -> None:
+    """Leave what the process made to start (modules, routes, the app) out of every
+    later garbage collection: a service's heap is mostly that, and the collector
+    would walk it again and again for the few objects each request leaves
+    (gc.freeze; about 5 % of a gRPC call's CPU in the benchmark)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _exit_now() -> None:
