@@ -29,7 +29,8 @@ gracefully, in this order:
    each HTTP connection closing once its answer is sent;
 5. stop the gRPC server and close the HTTP server; ``run()`` returns (exit
    status 0). If requests are still running when the grace ends, the process
-   exits at once, still with status 0.
+   exits at once, still with status 0. Another SIGTERM or SIGINT from then on
+   is ignored, so it cannot turn the clean exit into death by signal.
 
 :meth:`App.start` and :meth:`App.stop` do the same without signals, for tests.
 Every service gets the same plumbing from here, so its ``main`` only wires
@@ -143,7 +144,9 @@ class App:
         finally:
             self.stop()
             for sig, handler in previous.items():
-                signal.signal(sig, handler)
+                # A second signal while the process exits must not turn a clean stop into
+                # death by signal (exit status 143): the default action is not restored.
+                signal.signal(sig, signal.SIG_IGN if handler == signal.SIG_DFL else handler)
         if not self.drained:
             _exit_now()
 

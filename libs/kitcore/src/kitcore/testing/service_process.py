@@ -11,12 +11,17 @@
 Its settings come from the environment only, as in a container: HTTP and
 gRPC on free ports of 127.0.0.1, no etcd, no tracing and the service's own
 default database (SQLite in the working directory) unless ``env`` says
-otherwise. What it writes to stdout and stderr is in :meth:`log_tail`.
+otherwise. :meth:`start` returns once ``/readyz`` answers 200 (the port opens while the
+service is still starting). What it writes to stdout and stderr is in
+:meth:`log_tail`.
 """
 
 from __future__ import annotations
 
 import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -53,6 +58,29 @@ class ServiceProcess(ServerProcess):
             "DATABASE_URL": "",
             **(env or {}),
         }
+
+    def start(self, timeout: float = 20.0, *, ready: bool = True) -> ServiceProcess:
+        """Start the service and wait until its port answers and, when ``ready``, until
+        ``/readyz`` says 200: the port opens before the service has finished starting."""
+        super().start(timeout)
+        if ready:
+            self._wait_ready(time.monotonic() + timeout)
+        return self
+
+    def _wait_ready(self, deadline: float) -> None:
+        status = None
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/readyz", timeout=2):
+                    return
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+            except OSError as exc:
+                status = str(exc)
+            time.sleep(0.05)
+        self.kill()
+        raise TimeoutError(f"{self.module} not ready (/readyz: {status})\n--- log ---\n"
+                           f"{self.log_tail()}")
 
     @property
     def url(self) -> str:
