@@ -93,6 +93,7 @@ class EtcdInstancer(Instancer):
         with self._lock:
             self._generation += 1
             self._values = dict(items)
+            self._mark_fresh(len(self._values))  # before the set is seen: it is fresh
             self._publish()
             generation = self._generation
         consumer = threading.Thread(
@@ -100,7 +101,6 @@ class EtcdInstancer(Instancer):
             name=f"etcd-watch-{self.service}", daemon=True,
         )
         consumer.start()
-        self._mark_fresh()
         self._loaded.set()
         return status, watch, consumer
 
@@ -166,8 +166,7 @@ class EtcdInstancer(Instancer):
             logger.warning("etcd unreachable (%s); keeping the last %d instances of %s",
                            exc, len(self.instances()), self.service)
 
-    def _mark_fresh(self) -> None:
+    def _mark_fresh(self, count: int) -> None:
         if self._stale:
             self._stale = False
-            logger.info("etcd reachable again; reloaded %d instances of %s",
-                        len(self.instances()), self.service)
+            logger.info("etcd reachable again; reloaded %d instances of %s", count, self.service)
