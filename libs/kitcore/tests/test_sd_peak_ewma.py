@@ -135,8 +135,16 @@ def test_when_every_instance_fails_for_a_while_both_serve_again_soon_after(two) 
     for name in knobs:
         knobs[name].failing = False
     time.sleep(3)  # ten decays (0.3 s): a penalty of at most 1 s has faded
-    served = _served(balancer, 100)
-    assert served["b1"] >= 10 and served["b2"] >= 10, served
+    # Counted over two seconds, not over a burst shorter than a decay: on a busy machine
+    # one call delayed by the scheduler is a peak that sends the next calls elsewhere for
+    # a few decays (what peak-EWMA is for); a cost left high by the outage keeps an
+    # instance out for the whole window.
+    served: Counter[str] = Counter()
+    until = time.monotonic() + 2.0
+    while time.monotonic() < until or sum(served.values()) < 100:
+        served.update(_served(balancer, 10))
+    total = sum(served.values())
+    assert served["b1"] >= total / 10 and served["b2"] >= total / 10, served
 
 
 def test_a_decay_that_is_not_positive_is_refused(two) -> None:
