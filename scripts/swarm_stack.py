@@ -11,7 +11,8 @@ makes the result a stack file that `docker stack deploy` takes:
 - what Swarm ignores or refuses is left out: build, depends_on, restart,
   container names, and bind mounts of this checkout (the overlay sends those
   files to the nodes as configs);
-- "$" is escaped, because `docker stack deploy` interpolates once more.
+- a literal "$" stays escaped as Compose prints it ("$$"), because `docker stack
+  deploy` interpolates once more and reads "$$" back as one "$".
 
 COMPOSE names the Compose command (as the Makefile exports it); without it,
 the Compose binary of the virtual environment.
@@ -51,17 +52,6 @@ def merged_compose() -> dict:
     return json.loads(done.stdout)
 
 
-def escape(value):
-    """``value`` with every "$" doubled, in nested lists and dicts too."""
-    if isinstance(value, str):
-        return value.replace("$", "$$")
-    if isinstance(value, list):
-        return [escape(v) for v in value]
-    if isinstance(value, dict):
-        return {k: escape(v) for k, v in value.items()}
-    return value
-
-
 def _deploy(deploy: dict) -> dict:
     # The stack file's schema wants CPUs as strings.
     for bound in deploy.get("resources", {}).values():
@@ -88,12 +78,12 @@ def stack_file(merged: dict) -> dict:
         RENAMED.get(name, name): stack_service(service)
         for name, service in merged["services"].items() if name not in DROPPED
     }
-    return escape({
+    return {  # Compose already printed every literal "$" as "$$": leave them so
         "version": "3.8",
         "services": services,
         "volumes": {name: {} for name in merged.get("volumes", {})},
         "configs": {name: {"file": c["file"]} for name, c in merged.get("configs", {}).items()},
-    })
+    }
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / ".venv" / "bin" / "docker-compose"
 OVERLAY = ROOT / "deploy" / "swarm" / "docker-stack.overlay.yml"
-SECRETS = {"KIT_JWT_SECRET": "test-jwt", "KIT_ADMIN_PASSWORD": "test-admin",
+SECRETS = {"KIT_JWT_SECRET": "test-jwt", "KIT_ADMIN_PASSWORD": "test-$admin",
            "POSTGRES_PASSWORD": "test-postgres"}
 """What a checkout's .env holds after `make images`; compose refuses to render without them."""
 
@@ -91,6 +91,21 @@ def test_docker_reads_the_stack_file(stack_text, tmp_path):
     path.write_text(stack_text)
     subprocess.run(["docker", "stack", "config", "-c", str(path)], check=True,
                    capture_output=True)
+
+
+def test_a_dollar_reaches_the_container_as_written(stack_text, tmp_path):
+    """docker-compose.yml writes "$$s" for the shell's "$s" (the Jaeger probe), and a
+    secret may hold a "$": after Docker's own interpolation each is one "$" again."""
+    if shutil.which("docker") is None:
+        pytest.skip("docker is not installed")
+    path = tmp_path / "stack.yml"
+    path.write_text(stack_text)
+    done = subprocess.run(["docker", "stack", "config", "-c", str(path)], check=True,
+                          capture_output=True, text=True)
+    deployed = yaml.safe_load(done.stdout)["services"]
+    probe = " ".join(deployed["jaeger"]["healthcheck"]["test"])
+    assert "[[ $s == HTTP/1.?" in probe, probe
+    assert deployed["gateway"]["environment"]["KIT_ADMIN_PASSWORD"] == "test-$admin"
 
 
 def test_every_service_is_probed_with_room_for_a_busy_node(stack):
