@@ -54,8 +54,8 @@ test-outages: proto images ## only the dependency-outage run (PostgreSQL, Redis,
 	$(BIN)/pytest -q tests/reliability/stack/test_outages.py
 
 # Three Docker-in-Docker nodes form the swarm; this engine joins no swarm.
-# Not part of `make test` yet: on this 2-core machine under the load of other
-# work, deploying alone took 15 min (see docs/multi-machine.md).
+# Not part of `make test` yet: about 2 min warm here, but a cold CI run grows by
+# the node image too (see docs/multi-machine.md).
 test-swarm: proto images ## the stack on a three-node Docker Swarm: deploy, rolling update, scale, node loss
 	$(BIN)/pytest -q tests/swarm
 

@@ -76,7 +76,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     summary = results.get("stack", {}).get("summary")
     if summary:
         if "tracing_cost" in summary:
-            rows.append({"target": "tracing on as the stack ships it (through the stack): at most 10 %",
+            rows.append({"target": "tracing on as the stack ships it (through the stack): "
+                                   "at most 10 %",
                          "figure": f"{summary['tracing_cost']:.0%} of the gateway's "
                                    f"closed-loop throughput",
                          "met": summary["tracing_target_met"]})

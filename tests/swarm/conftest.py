@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import pytest
 from integration.api import Gateway, User
 from swarm.cluster import Cluster
+from swarm.results import RESULTS
 from swarm.stack import ROOT, Stack, stack_images, swarm_up
 
 SETTINGS = {
@@ -38,10 +39,6 @@ SETTINGS = {
 
 CONVERGE_TIMEOUT = 600
 """Seconds every service may take to run all its replicas (2 busy cores)."""
-
-RESULTS: dict[str, str] = {}
-"""Figures the tests report (requests sent, failed), printed at the end."""
-
 
 def pytest_terminal_summary(terminalreporter):
     for name, figures in RESULTS.items():

@@ -7,13 +7,14 @@ previous one left (two book replicas, then four).
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 
 import requests
 from integration.api import Gateway, User
 from integration.polling import eventually
 from swarm.cluster import Cluster
-from swarm.conftest import RESULTS
+from swarm.results import RESULTS
 from swarm.stack import Stack
 
 BOOKS = "/kitcore/services/book/"
@@ -77,10 +78,21 @@ def test_scaling_book_to_four_registers_four_and_spreads_reads(stack: Stack, gat
     book = gateway.create_book(writer)
     stack.scale("book", 4)
     keys = eventually(lambda: _assert_count(stack.etcd_keys(BOOKS), 4), timeout=180)
-    served = Counter(
-        gateway.get(f"/api/v1/books/{book['id']}").headers["X-Served-By"] for _ in range(40))
     instances = {key.removeprefix(BOOKS) for key in keys}
-    assert set(served) == instances, served
+    started = time.monotonic()
+
+    def spread() -> Counter[str]:
+        served = Counter(gateway.get(f"/api/v1/books/{book['id']}").headers["X-Served-By"]
+                         for _ in range(40))
+        assert set(served) == instances, served
+        return served
+
+    # A new replica's first calls are slow (its connections and caches are cold), and
+    # the gateway's peak-EWMA balancer rightly prefers the warm ones until that peak
+    # decays (seen: 120 ms against 2 ms); within a minute all four take reads.
+    served = eventually(spread, timeout=60, interval=1.0)
+    RESULTS["scale book to 4"] = (f"4 keys in etcd; reads over all four "
+                                  f"{time.monotonic() - started:.1f} s later: {dict(served)}")
 
 
 def test_losing_a_worker_node_reschedules_its_tasks_and_reads_go_on(
