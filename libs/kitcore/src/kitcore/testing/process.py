@@ -7,6 +7,7 @@ connections, and stops it (SIGTERM, then SIGKILL) or kills it on demand.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -16,12 +17,46 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+_handed_out: set[int] = set()
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on ``host`` that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A TCP port that nothing uses right now on ``host`` nor on every address.
+
+    Chosen at random below the kernel's ephemeral range, and never twice in one
+    process: a port the kernel hands out for ``bind(0)`` is also what it gives
+    the next outgoing connection as its source port, so between this call and
+    the server's bind a client socket could take it (seen: a gRPC server's
+    "address already in use" in a suite full of connections).
+    """
+    low, high = _below_ephemeral()
+    for _ in range(500):
+        port = random.randint(low, high)
+        if port not in _handed_out and _bindable(host, port) and _bindable("0.0.0.0", port):
+            _handed_out.add(port)
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # no room below: the kernel's
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def _below_ephemeral() -> tuple[int, int]:
+    """The ports this machine never uses as source ports: up to 12,768 below its
+    ephemeral range (Linux's default 32768-60999 gives 20000-32767)."""
+    try:
+        first = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first = 32768
+    return max(1024, first - 12768), max(1024, first - 1)
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
