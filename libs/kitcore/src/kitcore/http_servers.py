@@ -190,12 +190,13 @@ class GranianServer:
         barrier = threading.Barrier(self._threads, timeout=_WARM_TIMEOUT)
         self._app.warming = barrier
         try:
-            probes = [socket.create_connection(self._probe_address(), timeout=_WARM_TIMEOUT * 2)
-                      for _ in range(self._threads)]
-            for probe in probes:
-                probe.sendall(f"GET {_WARM_PATH} HTTP/1.0\r\n\r\n".encode())
-            for probe in probes:
-                with probe:
+            with contextlib.ExitStack() as opened:  # every probe closed, even on an error
+                probes = [opened.enter_context(socket.create_connection(
+                    self._probe_address(), timeout=_WARM_TIMEOUT * 2))
+                    for _ in range(self._threads)]
+                for probe in probes:
+                    probe.sendall(f"GET {_WARM_PATH} HTTP/1.0\r\n\r\n".encode())
+                for probe in probes:
                     probe.recv(64)
         except OSError:
             pass  # the threads start on demand instead
